@@ -1,0 +1,210 @@
+"""TFX-style components: a spec (inputs, outputs, parameters) plus an executor.
+
+Each component run writes one artifact directory
+`<pipeline_root>/<Component>/` holding its outputs and a `metadata.json`
+(component, parameters, input artifacts, library versions, timings,
+fingerprint). Directories are built under a temporary name and renamed into
+place when complete, so a crash never leaves a half-written artifact.
+A finished artifact whose fingerprint matches is reused instead of being
+recomputed; long executors also get a stable `work_dir` for checkpoints, so
+an interrupted run resumes where it stopped.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from importlib import metadata as importlib_metadata
+
+METADATA_FILE = "metadata.json"
+_VERSIONED = ("kdkeras", "tensorflow", "keras", "keras-hub", "apache-beam", "numpy", "scikit-learn")
+
+
+def library_versions():
+    versions = {"python": sys.version.split()[0]}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    """What a component consumes and produces.
+
+    Args:
+        inputs: names of the input artifacts (keys of `Component.run` inputs).
+        parameters: parameter name → default value (`REQUIRED` if none).
+        description: one line shown in metadata.
+    """
+
+    inputs: tuple = ()
+    parameters: dict = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+
+REQUIRED = object()
+
+
+class Artifact:
+    """A finished artifact directory and its metadata."""
+
+    def __init__(self, uri):
+        self.uri = uri
+        with open(os.path.join(uri, METADATA_FILE)) as f:
+            self.metadata = json.load(f)
+
+    @property
+    def fingerprint(self):
+        return self.metadata["fingerprint"]
+
+    def path(self, *parts):
+        return os.path.join(self.uri, *parts)
+
+    def __repr__(self):
+        return f"Artifact({self.uri!r})"
+
+
+class Component:
+    """Base class: subclasses set `SPEC` and implement `execute`.
+
+    Args:
+        name: artifact directory name; defaults to the class name (give a
+            distinct name to run the same component twice in one pipeline).
+        **parameters: values for the parameters declared in `SPEC`.
+    """
+
+    SPEC = ComponentSpec()
+
+    def __init__(self, name=None, **parameters):
+        self.name = name or type(self).__name__
+        unknown = set(parameters) - set(self.SPEC.parameters)
+        if unknown:
+            raise TypeError(f"{self.name}: unknown parameters {sorted(unknown)}")
+        self.parameters = {k: parameters.get(k, v) for k, v in self.SPEC.parameters.items()}
+        missing = [k for k, v in self.parameters.items() if v is REQUIRED]
+        if missing:
+            raise TypeError(f"{self.name}: missing parameters {missing}")
+
+    def execute(self, inputs, output_dir, work_dir):
+        """Does the work: reads `inputs` (name → `Artifact`), writes into `output_dir`.
+
+        Returns a JSON-serialisable dict of results, stored in metadata.
+        """
+        raise NotImplementedError
+
+    def fingerprint(self, inputs):
+        payload = {
+            "component": type(self).__name__,
+            "parameters": self.parameters,
+            "inputs": {k: _input_fingerprint(v) for k, v in sorted(inputs.items())},
+            "versions": library_versions(),
+        }
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def run(self, inputs, pipeline_root, force=False, log=print):
+        """Runs the component (or reuses a matching finished artifact).
+
+        Args:
+            inputs: dict of input name → `Artifact` (or dict of Artifacts).
+            pipeline_root: the run directory holding all artifacts.
+            force: recompute even when a matching artifact exists.
+            log: progress printer.
+
+        Returns:
+            The output `Artifact`.
+        """
+        missing = set(self.SPEC.inputs) - set(inputs)
+        if missing:
+            raise TypeError(f"{self.name}: missing inputs {sorted(missing)}")
+        fingerprint = self.fingerprint(inputs)
+        final = os.path.join(pipeline_root, self.name)
+        if not force and os.path.exists(os.path.join(final, METADATA_FILE)):
+            artifact = Artifact(final)
+            if artifact.fingerprint == fingerprint:
+                log(f"[{self.name}] up to date, reusing {final}")
+                return artifact
+        work_dir = os.path.join(pipeline_root, f".{self.name}.work")
+        _prepare_work_dir(work_dir, fingerprint, force)
+        tmp = os.path.join(pipeline_root, f".{self.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        log(f"[{self.name}] running")
+        started = time.time()
+        try:
+            results = self.execute(inputs, tmp, work_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        seconds = time.time() - started
+        meta = {
+            "component": type(self).__name__,
+            "name": self.name,
+            "description": self.SPEC.description,
+            "parameters": self.parameters,
+            "inputs": {k: _input_uris(v) for k, v in sorted(inputs.items())},
+            "outputs": sorted(
+                os.path.relpath(os.path.join(d, f), tmp) for d, _, fs in os.walk(tmp) for f in fs
+            ),
+            "results": results or {},
+            "versions": library_versions(),
+            "fingerprint": fingerprint,
+            "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
+            "seconds": round(seconds, 2),
+        }
+        write_json(os.path.join(tmp, METADATA_FILE), meta)
+        _replace_dir(tmp, final)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        log(f"[{self.name}] done in {seconds:.0f} s → {final}")
+        return Artifact(final)
+
+
+def write_json(path, obj):
+    """Writes JSON atomically (temp file, then rename)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _input_fingerprint(value):
+    if isinstance(value, dict):
+        return {k: _input_fingerprint(v) for k, v in sorted(value.items())}
+    return value.fingerprint
+
+
+def _input_uris(value):
+    if isinstance(value, dict):
+        return {k: _input_uris(v) for k, v in sorted(value.items())}
+    return value.uri
+
+
+def _prepare_work_dir(work_dir, fingerprint, force):
+    stamp = os.path.join(work_dir, "FINGERPRINT")
+    if os.path.exists(stamp) and not force:
+        with open(stamp) as f:
+            if f.read().strip() == fingerprint:
+                return  # resume an interrupted run of the same work
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    with open(stamp, "w") as f:
+        f.write(fingerprint)
+
+
+def _replace_dir(src, dst):
+    """Moves `src` to `dst`, replacing an old `dst` without a window where neither exists whole."""
+    if os.path.exists(dst):
+        old = f"{dst}.old-{os.getpid()}"
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)

@@ -1,0 +1,71 @@
+"""StudentTrainer: trains a student with or without knowledge distillation."""
+
+import os
+
+import keras
+
+from components.base import REQUIRED, Component, ComponentSpec, write_json
+from components.example_gen import load_schema, read_split
+from kdkeras import models, plots, training
+from kdkeras.text import WordTokenizer
+
+MODEL_FILE = "student.keras"
+TOKENIZER_DIR = "tokenizer"
+
+
+class StudentTrainer(Component):
+    """Trains `student` on the train split; distils from stored teacher logits when `distill`.
+
+    Outputs `student.keras` (token ids → logits), `tokenizer/` (vocabulary
+    and settings), `history.json` and `training.png`.
+
+    Parameters:
+        student: student name ("lstm").
+        distill: train with the Distiller on `teacher_logits` (input must be
+            a TeacherInference artifact) instead of labels only.
+        alpha, temperature, direction: distillation objective.
+        epochs, batch_size, learning_rate, seed: training recipe.
+        max_tokens, sequence_length: word vocabulary and truncation.
+        hparams: student hyperparameters (e.g. hidden_dim, embedding_dim).
+        ema_momentum: temporal averaging of weights (0 disables).
+    """
+
+    SPEC = ComponentSpec(
+        inputs=("examples",),
+        parameters=dict(
+            student=REQUIRED, distill=False, alpha=1.0, temperature=1.0, direction="teacher_student",
+            epochs=10, batch_size=128, learning_rate=1e-3, seed=0, max_tokens=50000,
+            sequence_length=400, hparams={}, ema_momentum=0.99,
+        ),
+        description="trained student",
+    )
+
+    def execute(self, inputs, output_dir, work_dir):
+        p = self.parameters
+        schema = load_schema(inputs["examples"])
+        train, teacher_logits = read_split(inputs["examples"], "train", with_logits=p["distill"])
+        dev, _ = read_split(inputs["examples"], "dev")
+        tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"])
+        keras.utils.set_random_seed(p["seed"])
+        student = models.build_student(
+            p["student"], tokenizer.vocabulary_size, schema["num_classes"], seed=p["seed"], **p["hparams"]
+        )
+        make_optimizer = models.STUDENTS[p["student"]][1]
+        ema = p["ema_momentum"] > 0
+        optimizer = make_optimizer(learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema)
+        result = training.fit_student(
+            student, tokenizer, train, dev, schema["multi_label"], p["epochs"], p["batch_size"], optimizer,
+            teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
+            direction=p["direction"], seed=p["seed"], work_dir=work_dir, ema=ema,
+        )
+        student.save(os.path.join(output_dir, MODEL_FILE))
+        tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))
+        write_json(os.path.join(output_dir, "history.json"), result)
+        plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
+        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params()}
+
+
+def load_student(artifact):
+    """`(student, tokenizer)` from a StudentTrainer artifact."""
+    student = keras.saving.load_model(artifact.path(MODEL_FILE), compile=False)
+    return student, WordTokenizer.load(artifact.path(TOKENIZER_DIR))

@@ -1,0 +1,42 @@
+"""TeacherInference: teacher logits for every document of every split."""
+
+import os
+import shutil
+
+from components.base import Component, ComponentSpec, write_json
+from components.example_gen import SCHEMA_FILE, load_schema, read_split
+from components.teacher_trainer import load_teacher
+from kdkeras import metrics, training
+from kdkeras.data import examples
+
+
+class TeacherInference(Component):
+    """Runs the teacher over train, dev and test and stores its logits.
+
+    Outputs `Split-<split>/data_tfrecord-*.gz` with `text`, `labels` and
+    `teacher_logits` per document (the transfer set for distillation, and
+    the teacher's predictions for evaluation), plus the schema.
+
+    Parameters:
+        batch_size: inference batch size.
+    """
+
+    SPEC = ComponentSpec(
+        inputs=("examples", "teacher"),
+        parameters=dict(batch_size=64),
+        description="documents with teacher logits",
+    )
+
+    def execute(self, inputs, output_dir, work_dir):
+        schema = load_schema(inputs["examples"])
+        teacher, preprocessor = load_teacher(inputs["teacher"])
+        scores = {}
+        for split_name in ("train", "dev", "test"):
+            split, _ = read_split(inputs["examples"], split_name)
+            print(f"[{self.name}] teacher logits for {len(split)} {split_name} documents", flush=True)
+            logits = training.predict_logits(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
+            examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split, logits)
+            scores[split_name] = metrics.score(split.labels, logits, schema["multi_label"])
+        shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
+        write_json(os.path.join(output_dir, "teacher_scores.json"), scores)
+        return {"teacher_" + schema["metric"]: scores}

@@ -1,0 +1,66 @@
+"""TeacherTrainer: fine-tunes the DocBERT teacher and keeps its best dev epoch."""
+
+import os
+
+import keras
+
+from components.base import Component, ComponentSpec
+from components.example_gen import load_schema, read_split
+from kdkeras import plots, training
+from kdkeras.models import backbones
+from kdkeras.models.docbert import DocBERT
+
+MODEL_FILE = "teacher.keras"
+PREPROCESSOR_DIR = "preprocessor"
+
+
+class TeacherTrainer(Component):
+    """Trains DocBERT on the train split, selecting the epoch by dev metric.
+
+    Outputs `teacher.keras` (the classifier, token-id inputs),
+    `preprocessor/` (WordPiece vocabulary and settings),
+    `history.json` and `training.png`.
+
+    Parameters:
+        backbone: "minilm" (offline default), a KerasHub preset name, a local
+            HuggingFace BERT folder, or "tiny".
+        sequence_length, epochs, batch_size, learning_rate, warmup_fraction,
+        weight_decay, dropout, pooling, seed, jit_compile: training recipe.
+    """
+
+    SPEC = ComponentSpec(
+        inputs=("examples",),
+        parameters=dict(
+            backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
+            warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
+        ),
+        description="fine-tuned DocBERT teacher",
+    )
+
+    def execute(self, inputs, output_dir, work_dir):
+        p = self.parameters
+        schema = load_schema(inputs["examples"])
+        train, _ = read_split(inputs["examples"], "train")
+        dev, _ = read_split(inputs["examples"], "dev")
+        backbone, preprocessor = backbones.load_backbone(
+            p["backbone"], p["sequence_length"], train_texts=train.texts, seed=p["seed"]
+        )
+        keras.utils.set_random_seed(p["seed"])
+        teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
+        result = training.fit_teacher(
+            teacher, preprocessor, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
+            p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
+        )
+        teacher.save(os.path.join(output_dir, MODEL_FILE))
+        backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
+        plots.training_curves(result["history"], os.path.join(output_dir, "training.png"), "teacher")
+        from components.base import write_json
+
+        write_json(os.path.join(output_dir, "history.json"), result)
+        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params()}
+
+
+def load_teacher(artifact):
+    """`(teacher, preprocessor)` from a TeacherTrainer artifact."""
+    teacher = keras.saving.load_model(artifact.path(MODEL_FILE), compile=False)
+    return teacher, backbones.load_preprocessor(artifact.path(PREPROCESSOR_DIR))

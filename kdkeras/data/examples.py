@@ -1,0 +1,81 @@
+"""Documents as `tf.train.Example` records in gzip TFRecord shards.
+
+Every record has `text` (bytes), `labels` (int64 bits, one per class) and,
+once a teacher has read it, `teacher_logits` (float, one per class).
+"""
+
+import glob
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kdkeras.data.hedwig import DataError, Split
+
+TEXT, LABELS, TEACHER_LOGITS = "text", "labels", "teacher_logits"
+SHARD_PATTERN = "data_tfrecord-*.gz"
+
+
+def make_example(text, labels, teacher_logits=None):
+    """Builds one `tf.train.Example` for a document."""
+    feature = {
+        TEXT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])),
+        LABELS: tf.train.Feature(int64_list=tf.train.Int64List(value=np.asarray(labels, np.int64))),
+    }
+    if teacher_logits is not None:
+        feature[TEACHER_LOGITS] = tf.train.Feature(
+            float_list=tf.train.FloatList(value=np.asarray(teacher_logits, np.float32))
+        )
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def write_split(directory, split, teacher_logits=None):
+    """Writes a `Split` (and optional logits) as one gzip TFRecord shard in `directory`."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "data_tfrecord-00000-of-00001.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for i, (text, bits) in enumerate(zip(split.texts, split.labels)):
+            logits = None if teacher_logits is None else teacher_logits[i]
+            writer.write(make_example(text, bits, logits).SerializeToString())
+    return path
+
+
+def feature_spec(num_classes, with_logits=False):
+    """Parsing spec for `tf.io.parse_example`."""
+    spec = {
+        TEXT: tf.io.FixedLenFeature([], tf.string),
+        LABELS: tf.io.FixedLenFeature([num_classes], tf.int64),
+    }
+    if with_logits:
+        spec[TEACHER_LOGITS] = tf.io.FixedLenFeature([num_classes], tf.float32)
+    return spec
+
+
+def shard_files(directory):
+    files = sorted(glob.glob(os.path.join(directory, SHARD_PATTERN)))
+    if not files:
+        raise DataError(f"{directory}: no {SHARD_PATTERN} files")
+    return files
+
+
+def read_split(directory, num_classes, with_logits=False):
+    """Reads the shards in `directory` back into memory.
+
+    Returns:
+        `(split, teacher_logits)`: a `Split` and a float32 array of logits
+        (or None when `with_logits` is False).
+    """
+    files = shard_files(directory)
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1024)
+    ds = ds.map(lambda r: tf.io.parse_example(r, feature_spec(num_classes, with_logits)))
+    texts, labels, logits = [], [], []
+    try:
+        for batch in ds.as_numpy_iterator():
+            texts.extend(t.decode("utf-8") for t in batch[TEXT])
+            labels.append(batch[LABELS].astype(np.int8))
+            if with_logits:
+                logits.append(batch[TEACHER_LOGITS])
+    except tf.errors.OpError as e:
+        raise DataError(f"{directory}: corrupt or unreadable TFRecord shard ({e.message.splitlines()[0]})") from None
+    split = Split(texts, np.concatenate(labels), directory)
+    return split, (np.concatenate(logits) if with_logits else None)

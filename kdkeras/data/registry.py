@@ -1,0 +1,133 @@
+"""Dataset registry: what each known dataset is and where its files live."""
+
+import dataclasses
+import os
+
+from kdkeras.data import hedwig
+
+VENDORED_DIR = os.path.join(os.path.dirname(__file__), "vendored")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Static facts about a dataset.
+
+    Args:
+        name: registry name.
+        multi_label: True for multi-label (sigmoid/BCE, micro-F1), False for
+            single-label (softmax/CE, accuracy).
+        num_classes: label width, or None when read from the data.
+        vendored: True when the files ship inside this package.
+        how_to_get: instructions shown when the files are missing.
+    """
+
+    name: str
+    multi_label: bool
+    num_classes: int = None
+    vendored: bool = False
+    how_to_get: str = ""
+
+    @property
+    def metric(self):
+        return "micro_f1" if self.multi_label else "accuracy"
+
+
+DATASETS = {
+    "reuters": DatasetSpec(
+        "reuters", multi_label=True, num_classes=90, vendored=True,
+        how_to_get="Reuters-21578 ModApte (90 labels) ships with kdkeras.",
+    ),
+    "aapd": DatasetSpec(
+        "aapd", multi_label=True, num_classes=54,
+        how_to_get=(
+            "AAPD (Yang et al., COLING 2018): get the SGM release (text_train, label_train, ...) "
+            "and convert it to hedwig layout: train.tsv, dev.tsv, test.tsv with 54-bit label "
+            "strings in the order of labels.txt; pass the folder with --data-dir."
+        ),
+    ),
+    "imdb": DatasetSpec(
+        "imdb", multi_label=False, num_classes=10,
+        how_to_get=(
+            "IMDB (Diao et al. 2014, 10 rating classes) in hedwig layout from the hedwig-data "
+            "release (datasets/IMDB: train.tsv, dev.tsv, test.tsv); pass the folder with --data-dir."
+        ),
+    ),
+    "yelp": DatasetSpec(
+        "yelp", multi_label=False, num_classes=5,
+        how_to_get=(
+            "Yelp 2014 (5 star classes) in hedwig layout from the hedwig-data release "
+            "(datasets/Yelp2014: train.tsv, dev.tsv, test.tsv); pass the folder with --data-dir."
+        ),
+    ),
+    "custom": DatasetSpec(
+        "custom", multi_label=True,
+        how_to_get="Your own data in hedwig layout: train.tsv[.gz] (required), dev and test; pass --data-dir.",
+    ),
+}
+
+
+def get_dataset(name):
+    """Returns the `DatasetSpec` for `name` or raises `ValueError` listing the known names."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+
+
+def resolve_data_dir(spec, data_dir=None):
+    """Returns the directory holding `spec`'s files, or raises `DataError` saying how to get them."""
+    if data_dir is None:
+        if spec.vendored:
+            return os.path.join(VENDORED_DIR, spec.name)
+        raise hedwig.DataError(
+            f"dataset {spec.name!r} is not shipped with kdkeras; pass --data-dir DIR. {spec.how_to_get}"
+        )
+    if not os.path.isdir(data_dir):
+        raise hedwig.DataError(f"{data_dir}: data directory not found. {spec.how_to_get}")
+    return data_dir
+
+
+def load_dataset(spec, data_dir=None, dev_fraction=0.1):
+    """Reads train/dev/test of a dataset, carving dev from train when missing.
+
+    Args:
+        spec: a `DatasetSpec`.
+        data_dir: folder in hedwig layout; defaults to the vendored copy.
+        dev_fraction: share of train used as dev when there is no dev file.
+
+    Returns:
+        `(splits, label_names)`: a dict split name -> `Split`, and the list of
+        class names (from `labels.txt`, else `class_0..class_{K-1}`).
+
+    Example:
+    >>> splits, names = load_dataset(get_dataset("reuters"))
+    >>> len(names), len(splits["test"])
+    (90, 3019)
+    """
+    data_dir = resolve_data_dir(spec, data_dir)
+    names = None
+    labels_path = os.path.join(data_dir, "labels.txt")
+    if os.path.isfile(labels_path):
+        names = hedwig.read_labels_file(labels_path)
+    num_classes = len(names) if names else spec.num_classes
+    if names and spec.num_classes and len(names) != spec.num_classes:
+        raise hedwig.DataError(f"{labels_path}: {len(names)} classes, {spec.name} has {spec.num_classes}")
+    if hedwig.find_split_file(data_dir, "train") is None:
+        present = sorted(os.listdir(data_dir))
+        raise hedwig.DataError(
+            f"{data_dir}: no train.tsv or train.tsv.gz (found: {', '.join(present) or 'nothing'}). {spec.how_to_get}"
+        )
+    splits = {}
+    for split in hedwig.SPLITS:
+        path = hedwig.find_split_file(data_dir, split)
+        if path is None:
+            continue
+        splits[split] = hedwig.read_split(path, num_classes, spec.multi_label)
+        num_classes = splits[split].labels.shape[1]
+    if "test" not in splits:
+        raise hedwig.DataError(f"{data_dir}: no test.tsv or test.tsv.gz")
+    if "dev" not in splits:
+        splits["train"], splits["dev"] = hedwig.carve_dev(splits["train"], dev_fraction)
+    if names is None:
+        names = [f"class_{i}" for i in range(num_classes)]
+    return splits, names

@@ -1,0 +1,135 @@
+"""The `Distiller`: trains a student on labels plus a teacher's soft outputs."""
+
+import keras
+import tensorflow as tf
+
+from kdkeras.distillation.losses import DistillationKL
+
+LABELS = "labels"
+TEACHER_LOGITS = "teacher_logits"
+
+
+def _num_replicas():
+    return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, "float32")
+
+
+class Distiller(keras.Model):
+    """Wraps a student model and trains it with the distillation objective.
+
+    L = CE(labels, student) + λ · KL(teacher ‖ student)
+
+    where CE is binary cross-entropy for multi-label data and categorical
+    cross-entropy for single-label data, and the KL is `DistillationKL`.
+
+    Batches are `(x, y)` where `y` is either a dict
+    `{"labels": ..., "teacher_logits": ...}` (teacher logits precomputed and
+    carried with the data), or just the labels, in which case `teacher`
+    computes the logits online from `x`. Labels are multi-hot for multi-label
+    data and integer class ids for single-label data.
+
+    Under a `tf.distribute` strategy the losses are Keras `Loss` objects,
+    which scale themselves by the number of replicas.
+
+    Args:
+        student: a `keras.Model` returning logits.
+        teacher: optional `keras.Model` returning logits from the same `x`,
+            used when batches carry no teacher logits.
+        multi_label: selects BCE + Bernoulli KL (True) or CE + categorical KL.
+        alpha: weight λ of the distillation term (paper: 1 multi-label,
+            4 single-label). `alpha=0` trains exactly like the plain student.
+        temperature: softening temperature of the KL term.
+        direction: `"teacher_student"` or `"student_teacher"` KL.
+
+    Example:
+    >>> distiller = Distiller(student, multi_label=True, alpha=1.0)
+    >>> distiller.compile(optimizer="adam")
+    >>> distiller.fit(ds.map(lambda x, y, t: (x, {"labels": y, "teacher_logits": t})))
+    >>> student.predict(x_test)
+    """
+
+    def __init__(
+        self,
+        student,
+        teacher=None,
+        multi_label=True,
+        alpha=1.0,
+        temperature=1.0,
+        direction="teacher_student",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.student = student
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.trainable = False
+        self.multi_label = multi_label
+        self.alpha = float(alpha)
+        if multi_label:
+            self.student_loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        else:
+            self.student_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.distillation_loss_fn = DistillationKL(multi_label, temperature, direction)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        if student.built:
+            self.built = True
+
+    def build(self, input_shape):
+        if not self.student.built:
+            self.student.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def _targets(self, x, y):
+        if isinstance(y, dict):
+            labels = y[LABELS]
+            teacher_logits = y.get(TEACHER_LOGITS)
+        else:
+            labels, teacher_logits = y, None
+        if teacher_logits is None:
+            if self.teacher is None:
+                raise ValueError(
+                    "batch carries no 'teacher_logits' and the Distiller has no teacher model"
+                )
+            teacher_logits = self.teacher(x, training=False)
+        return labels, tf.stop_gradient(teacher_logits)
+
+    def _compute_losses(self, x, y, sample_weight, training):
+        labels, teacher_logits = self._targets(x, y)
+        logits = self.student(x, training=training)
+        student_loss = self.student_loss_fn(labels, logits, sample_weight=sample_weight)
+        kd_loss = self.distillation_loss_fn(teacher_logits, logits, sample_weight=sample_weight)
+        loss = student_loss + self.alpha * kd_loss
+        if self.student.losses:
+            loss = loss + keras.ops.sum(self.student.losses) / _num_replicas()
+        return labels, logits, loss, student_loss, kd_loss
+
+    def _track(self, x, labels, logits, sample_weight, loss, student_loss, kd_loss):
+        # Loss objects scaled the values by 1 / replicas for the gradient; undo for logging.
+        batch, replicas = tf.shape(logits)[0], _num_replicas()
+        self.loss_tracker.update_state(loss * replicas, sample_weight=batch)
+        self.student_loss_tracker.update_state(student_loss * replicas, sample_weight=batch)
+        self.distillation_loss_tracker.update_state(kd_loss * replicas, sample_weight=batch)
+        return self.compute_metrics(x, labels, logits, sample_weight)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            labels, logits, loss, student_loss, kd_loss = self._compute_losses(x, y, sample_weight, True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        weights = self.student.trainable_weights
+        gradients = tape.gradient(scaled_loss, weights)
+        self.optimizer.apply_gradients(zip(gradients, weights))
+        return self._track(x, labels, logits, sample_weight, loss, student_loss, kd_loss)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        labels, logits, loss, student_loss, kd_loss = self._compute_losses(x, y, sample_weight, False)
+        return self._track(x, labels, logits, sample_weight, loss, student_loss, kd_loss)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.student(x, training=False)

@@ -1,0 +1,64 @@
+"""DocBERT: a BERT encoder with a linear document-classification head."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="kdkeras")
+class DocBERT(keras.Model):
+    """BERT [CLS] vector → dropout → dense logits over K classes (Adhikari et al. 2019).
+
+    The model takes the dict a `keras_hub.models.BertTextClassifierPreprocessor`
+    produces (`token_ids`, `segment_ids`, `padding_mask`) and returns logits.
+    Train with `BinaryCrossentropy(from_logits=True)` for multi-label data and
+    `SparseCategoricalCrossentropy(from_logits=True)` for single-label data.
+
+    Args:
+        backbone: a `keras_hub.models.BertBackbone`.
+        num_classes: number of output classes K.
+        dropout: dropout rate on the [CLS] vector.
+        pooling: `"cls"` uses the final hidden state of [CLS] (default);
+            `"pooled"` uses BERT's tanh pooler on it, as HuggingFace's
+            `BertForSequenceClassification` (and hedwig's DocBERT) do.
+
+    Example:
+    >>> backbone, preprocessor = kdkeras.models.load_backbone("minilm", 128)
+    >>> teacher = DocBERT(backbone, num_classes=90)
+    >>> logits = teacher(preprocessor(["Oil prices rose sharply."]))
+    """
+
+    def __init__(self, backbone, num_classes, dropout=0.1, pooling="cls", **kwargs):
+        if pooling not in ("cls", "pooled"):
+            raise ValueError(f"pooling must be 'cls' or 'pooled', got {pooling!r}")
+        inputs = backbone.input
+        outputs = backbone(inputs)
+        if pooling == "cls":
+            x = outputs["sequence_output"][:, 0, :]
+            backbone.get_layer("pooled_dense").trainable = False  # unused: no gradient
+        else:
+            x = outputs["pooled_output"]
+        x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
+        logits = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="logits",
+        )(x)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.pooling = pooling
+
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "dropout": self.dropout,
+            "pooling": self.pooling,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

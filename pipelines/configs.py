@@ -1,0 +1,94 @@
+"""Per-dataset recipes from the paper and run profiles (quick, paper, smoke).
+
+A run configuration is built as: profile defaults → the dataset's paper
+settings (λ, teacher epochs, batch sizes, augmentation multiplier) where the
+profile follows the paper → command-line overrides.
+"""
+
+import copy
+
+# From the DocBERT-KD paper: teacher epochs, λ, student batch size,
+# transfer-set multiplier, teacher max sequence length.
+PAPER = {
+    "reuters": dict(teacher_epochs=30, alpha=1.0, student_batch_size=128, augment_multiplier=3, sequence_length=512),
+    "aapd": dict(teacher_epochs=20, alpha=1.0, student_batch_size=128, augment_multiplier=4, sequence_length=512),
+    "imdb": dict(teacher_epochs=4, alpha=4.0, student_batch_size=64, augment_multiplier=4, sequence_length=512),
+    "yelp": dict(teacher_epochs=1, alpha=4.0, student_batch_size=64, augment_multiplier=1, sequence_length=512),
+}
+PAPER_SINGLE_LABEL_DEFAULT = dict(PAPER["imdb"])
+PAPER_MULTI_LABEL_DEFAULT = dict(PAPER["reuters"])
+
+PROFILES = {
+    # The paper's hyperparameters (days of CPU time: use a GPU).
+    "paper": dict(
+        max_docs=None,
+        teacher=dict(backbone="minilm", sequence_length=None, epochs=None, batch_size=16, learning_rate=2e-5),
+        student=dict(
+            epochs=30, learning_rate=1e-3, sequence_length=1000, max_tokens=100000,
+            hparams=dict(embedding_dim=300, hidden_dim=512, embedding_dropout=0.2, weight_drop=0.1, dropout=0.5),
+        ),
+    ),
+    # Fits in about 30 minutes on 2 CPU cores for Reuters.
+    "quick": dict(
+        max_docs=None,
+        teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=1e-4),
+        student=dict(
+            epochs=6, learning_rate=2e-3, sequence_length=200, max_tokens=30000,
+            hparams=dict(embedding_dim=128, hidden_dim=128, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5),
+        ),
+    ),
+    # Tiny models and data: about a minute. Used by the tests.
+    "smoke": dict(
+        max_docs=200,
+        teacher=dict(backbone="tiny", sequence_length=32, epochs=1, batch_size=16, learning_rate=1e-3, jit_compile=False),
+        student=dict(
+            epochs=2, learning_rate=5e-3, sequence_length=40, max_tokens=2000,
+            hparams=dict(embedding_dim=16, hidden_dim=8, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5),
+        ),
+    ),
+}
+
+
+def paper_settings(dataset, multi_label):
+    if dataset in PAPER:
+        return dict(PAPER[dataset])
+    return dict(PAPER_MULTI_LABEL_DEFAULT if multi_label else PAPER_SINGLE_LABEL_DEFAULT)
+
+
+def build_config(dataset, multi_label, profile="quick", overrides=None):
+    """Resolves the run configuration for `dataset` under `profile`.
+
+    Args:
+        dataset: dataset name.
+        multi_label: whether the dataset is multi-label.
+        profile: "quick", "paper" or "smoke".
+        overrides: dict with any of `teacher` / `student` sub-dicts and
+            `alpha`, `temperature`, `seed`, `max_docs`.
+
+    Returns:
+        A dict with `teacher`, `student`, `alpha`, `temperature`, `seed`,
+        `max_docs` and `paper` entries.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    base = copy.deepcopy(PROFILES[profile])
+    paper = paper_settings(dataset, multi_label)
+    teacher = base["teacher"]
+    if teacher.get("epochs") is None:
+        teacher["epochs"] = paper["teacher_epochs"]
+    if teacher.get("sequence_length") is None:
+        teacher["sequence_length"] = paper["sequence_length"]
+    student = base["student"]
+    student["batch_size"] = paper["student_batch_size"]
+    config = dict(
+        profile=profile, teacher=teacher, student=student, alpha=paper["alpha"], temperature=1.0,
+        seed=0, max_docs=base["max_docs"], paper=paper,
+    )
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            config[key].update({k: v for k, v in value.items() if v is not None})
+        else:
+            config[key] = value
+    return config
