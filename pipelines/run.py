@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
+
 from kdkeras.data import registry
 
 DESCRIPTION = """Distil a DocBERT teacher into a reg-LSTM student and export it.

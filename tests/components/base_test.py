@@ -1,0 +1,69 @@
+import json
+import os
+
+import pytest
+
+from components.base import REQUIRED, Artifact, Component, ComponentSpec
+
+
+class Counter(Component):
+    SPEC = ComponentSpec(inputs=(), parameters=dict(value=REQUIRED, fail=False))
+    calls = 0
+
+    def execute(self, inputs, output_dir, work_dir):
+        type(self).calls += 1
+        with open(os.path.join(output_dir, "value.txt"), "w") as f:
+            f.write(str(self.parameters["value"]))
+        if self.parameters["fail"]:
+            raise RuntimeError("boom")
+        return {"value": self.parameters["value"]}
+
+
+class Doubler(Component):
+    SPEC = ComponentSpec(inputs=("source",), parameters={})
+
+    def execute(self, inputs, output_dir, work_dir):
+        with open(inputs["source"].path("value.txt")) as f:
+            value = int(f.read())
+        with open(os.path.join(output_dir, "value.txt"), "w") as f:
+            f.write(str(2 * value))
+
+
+def test_metadata_and_reuse(tmp_path):
+    Counter.calls = 0
+    a = Counter(value=3).run({}, str(tmp_path), log=lambda *_: None)
+    meta = json.load(open(a.path("metadata.json")))
+    assert meta["component"] == "Counter" and meta["parameters"] == {"value": 3, "fail": False}
+    assert meta["results"] == {"value": 3} and "tensorflow" in meta["versions"] and meta["seconds"] >= 0
+    assert meta["outputs"] == ["value.txt"]
+    b = Doubler().run({"source": a}, str(tmp_path), log=lambda *_: None)
+    assert open(b.path("value.txt")).read() == "6"
+    assert json.load(open(b.path("metadata.json")))["inputs"] == {"source": a.uri}
+    # Same parameters: reused. New parameters: recomputed, and downstream too.
+    Counter(value=3).run({}, str(tmp_path), log=lambda *_: None)
+    assert Counter.calls == 1
+    a2 = Counter(value=4).run({}, str(tmp_path), log=lambda *_: None)
+    assert Counter.calls == 2
+    b2 = Doubler().run({"source": a2}, str(tmp_path), log=lambda *_: None)
+    assert b2.fingerprint != json.load(open(b.path("metadata.json")))["fingerprint"] or open(b2.path("value.txt")).read() == "8"
+    assert open(b2.path("value.txt")).read() == "8"
+    Counter(value=4).run({}, str(tmp_path), force=True, log=lambda *_: None)
+    assert Counter.calls == 3
+
+
+def test_failure_leaves_previous_artifact_and_no_temp(tmp_path):
+    good = Counter(name="C", value=1).run({}, str(tmp_path), log=lambda *_: None)
+    with pytest.raises(RuntimeError, match="boom"):
+        Counter(name="C", value=2, fail=True).run({}, str(tmp_path), log=lambda *_: None)
+    assert Artifact(good.uri).metadata["parameters"]["value"] == 1
+    assert open(good.path("value.txt")).read() == "1"
+    assert sorted(p for p in os.listdir(tmp_path) if ".tmp-" in p) == []
+
+
+def test_spec_validation():
+    with pytest.raises(TypeError, match="unknown parameters"):
+        Counter(value=1, colour="red")
+    with pytest.raises(TypeError, match="missing parameters"):
+        Counter()
+    with pytest.raises(TypeError, match="missing inputs"):
+        Doubler().run({}, "/tmp/unused")

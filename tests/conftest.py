@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny datasets written by the tests themselves."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+TOPICS = {
+    "grain": ["wheat", "corn", "harvest", "bushels", "crop", "farmers", "grain", "export"],
+    "oil": ["crude", "barrels", "opec", "refinery", "oil", "pipeline", "energy", "output"],
+    "money": ["dollar", "bank", "rates", "yen", "currency", "interest", "central", "markets"],
+}
+FILLER = ["the", "said", "in", "a", "on", "for", "week", "reported", "officials", "year"]
+
+
+def make_docs(n, seed=0, multi_label=True):
+    """Learnable toy documents: topic words decide the labels."""
+    rng = np.random.default_rng(seed)
+    names = list(TOPICS)
+    rows = []
+    for _ in range(n):
+        if multi_label:
+            on = [i for i in range(len(names)) if rng.random() < 0.4] or [int(rng.integers(len(names)))]
+        else:
+            on = [int(rng.integers(len(names)))]
+        words = []
+        for i in on:
+            words += list(rng.choice(TOPICS[names[i]], size=6))
+        words += list(rng.choice(FILLER, size=8))
+        rng.shuffle(words)
+        bits = "".join("1" if i in on else "0" for i in range(len(names)))
+        rows.append((bits, " ".join(words) + " ."))
+    return rows
+
+
+def write_hedwig(directory, splits, labels=True, gz=False):
+    os.makedirs(directory, exist_ok=True)
+    for split, rows in splits.items():
+        path = os.path.join(directory, f"{split}.tsv" + (".gz" if gz else ""))
+        data = "".join(f"{bits}\t{text}\n" for bits, text in rows).encode("utf-8")
+        if gz:
+            with gzip.open(path, "wb") as f:
+                f.write(data)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+    if labels:
+        with open(os.path.join(directory, "labels.txt"), "w") as f:
+            f.write("\n".join(TOPICS) + "\n")
+    return directory
+
+
+@pytest.fixture
+def toy_dir(tmp_path):
+    """A small multi-label dataset in hedwig layout (train/dev/test)."""
+    return write_hedwig(
+        str(tmp_path / "toy"),
+        {"train": make_docs(160, 0), "dev": make_docs(40, 1), "test": make_docs(40, 2)},
+    )

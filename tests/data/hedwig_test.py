@@ -1,0 +1,77 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from kdkeras.data import hedwig
+
+
+def write(path, text, gz=False):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return str(path)
+
+
+def test_reads_plain_and_gzip(tmp_path):
+    content = "101\tfirst doc\n010\tsecond doc\n"
+    for gz in (False, True):
+        split = hedwig.read_split(write(tmp_path / ("x.tsv.gz" if gz else "x.tsv"), content, gz), 3)
+        assert split.texts == ["first doc", "second doc"]
+        np.testing.assert_array_equal(split.labels, [[1, 0, 1], [0, 1, 0]])
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("101\tok\n10\tshort bits\n", "x.tsv:2: label field has 2 bits, expected 3"),
+        ("101\tok\n101 no tab here\n", "x.tsv:2: no tab"),
+        ("101\tok\n011\t   \n", "x.tsv:2: empty text"),
+        ("101\tok\n1a1\ttext\n", "x.tsv:2: label field"),
+        ("101\tok\n\n", "x.tsv:2: empty line"),
+        (b"101\tok\n101\tbad \xff byte\n", "x.tsv:2: not valid UTF-8"),
+    ],
+)
+def test_bad_rows_name_file_and_line(tmp_path, content, message):
+    with pytest.raises(hedwig.DataError, match=message.replace(".", r"\.")):
+        hedwig.read_split(write(tmp_path / "x.tsv", content), 3)
+
+
+def test_single_label_needs_one_bit(tmp_path):
+    path = write(tmp_path / "x.tsv", "100\tok\n110\ttwo labels\n")
+    with pytest.raises(hedwig.DataError, match=r"x\.tsv:2: single-label data needs exactly one bit"):
+        hedwig.read_split(path, 3, multi_label=False)
+    assert hedwig.read_split(path, 3, multi_label=True).labels.shape == (2, 3)
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(hedwig.DataError, match="file not found"):
+        hedwig.read_split(str(tmp_path / "nope.tsv"))
+    with pytest.raises(hedwig.DataError, match="no documents"):
+        hedwig.read_split(write(tmp_path / "e.tsv", ""))
+
+
+def test_carve_dev_is_deterministic_and_disjoint():
+    texts = [f"document number {i}" for i in range(1000)]
+    split = hedwig.Split(texts, np.eye(2, dtype=np.int8)[np.arange(1000) % 2], "mem")
+    train, dev = hedwig.carve_dev(split, 0.1)
+    assert 60 < len(dev) < 140
+    assert len(train) + len(dev) == 1000
+    assert not set(train.texts) & set(dev.texts)
+    # Independent of row order.
+    shuffled = hedwig.Split(texts[::-1], split.labels[::-1], "mem")
+    assert sorted(hedwig.carve_dev(shuffled, 0.1)[1].texts) == sorted(dev.texts)
+    # Labels travel with their documents.
+    for text, bits in zip(dev.texts, dev.labels):
+        assert bits[int(text.split()[-1]) % 2] == 1
+
+
+def test_labels_file(tmp_path):
+    (tmp_path / "labels.txt").write_text("a\nb\n\n")
+    assert hedwig.read_labels_file(str(tmp_path / "labels.txt")) == ["a", "b"]
+    (tmp_path / "dup.txt").write_text("a\na\n")
+    with pytest.raises(hedwig.DataError, match="duplicate"):
+        hedwig.read_labels_file(str(tmp_path / "dup.txt"))

@@ -1,0 +1,57 @@
+import os
+
+import pytest
+
+from kdkeras.data import hedwig, registry
+from tests.conftest import make_docs, write_hedwig
+
+
+def test_vendored_reuters_modapte():
+    splits, names = registry.load_dataset(registry.get_dataset("reuters"))
+    assert len(names) == 90 and names[0] == "acq"
+    assert {k: len(v) for k, v in splits.items()} == {"train": 5797, "dev": 1973, "test": 3019}
+    assert splits["train"].labels.shape == (5797, 90)
+    assert (splits["test"].labels.sum(axis=1) >= 1).all()
+
+
+def test_registry_knows_paper_datasets():
+    assert set(registry.DATASETS) >= {"reuters", "aapd", "imdb", "yelp", "custom"}
+    assert registry.get_dataset("reuters").metric == "micro_f1"
+    assert registry.get_dataset("imdb").metric == "accuracy"
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        registry.get_dataset("nope")
+
+
+def test_unshipped_dataset_without_dir_says_how_to_get_it():
+    with pytest.raises(hedwig.DataError, match="--data-dir"):
+        registry.load_dataset(registry.get_dataset("yelp"))
+
+
+def test_missing_dev_is_carved(tmp_path):
+    d = write_hedwig(str(tmp_path / "d"), {"train": make_docs(200), "test": make_docs(20, 1)}, gz=True)
+    splits, names = registry.load_dataset(registry.get_dataset("custom"), d)
+    assert names == ["grain", "oil", "money"]
+    assert len(splits["train"]) + len(splits["dev"]) == 200 and len(splits["dev"]) > 0
+
+
+def test_missing_train_and_test(tmp_path):
+    d = write_hedwig(str(tmp_path / "d"), {"dev": make_docs(5)})
+    with pytest.raises(hedwig.DataError, match="no train.tsv"):
+        registry.load_dataset(registry.get_dataset("custom"), d)
+    write_hedwig(d, {"train": make_docs(5)})
+    with pytest.raises(hedwig.DataError, match="no test.tsv"):
+        registry.load_dataset(registry.get_dataset("custom"), d)
+
+
+def test_label_width_must_match_labels_file(tmp_path):
+    d = write_hedwig(str(tmp_path / "d"), {"train": [("1010", "four bits")], "test": make_docs(3)})
+    with pytest.raises(hedwig.DataError, match=r"train\.tsv:1: label field has 4 bits, expected 3"):
+        registry.load_dataset(registry.get_dataset("custom"), d)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")),
+                    reason="../shared/data not present")
+def test_shared_imdb_standin_reads_as_single_label():
+    d = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")
+    split = hedwig.read_split(os.path.join(d, "dev.tsv.gz"), 10, multi_label=False)
+    assert len(split) == 2462 and (split.labels.sum(axis=1) == 1).all()

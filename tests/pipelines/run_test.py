@@ -1,0 +1,88 @@
+"""End-to-end runs of the CLI on tiny data the tests write."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from pipelines import configs, run
+from tests.conftest import make_docs, write_hedwig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_help_lists_all_datasets():
+    out = cli("--help")
+    assert out.returncode == 0
+    for name in ("reuters", "aapd", "imdb", "yelp", "custom", "--data-dir", "--output-dir", "smoke"):
+        assert name in out.stdout
+
+
+@pytest.mark.slow
+def test_smoke_run_end_to_end(toy_dir, tmp_path):
+    out_dir = str(tmp_path / "runs")
+    result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = os.path.join(out_dir, "custom", "smoke")
+    report = json.load(open(os.path.join(run_dir, "report.json")))
+    assert report["dataset"] == "custom" and report["metric"] == "micro_f1" and report["profile"] == "smoke"
+    assert set(report["models"]) == {"teacher", "lstm", "kd_lstm"}
+    for row in report["models"].values():
+        assert 0 <= row["dev"] <= 100 and 0 <= row["test"] <= 100 and row["params"] > 0
+    assert "kd_lstm" in result.stdout and "teacher" in result.stdout
+    for component in ("ExampleGen", "TeacherTrainer", "TeacherInference", "StudentTrainer.lstm",
+                      "StudentTrainer.kd_lstm", "Evaluator", "Exporter"):
+        meta = json.load(open(os.path.join(run_dir, component, "metadata.json")))
+        assert meta["name"] == component and meta["fingerprint"]
+    # The exported SavedModel takes raw strings and returns probabilities.
+    saved = tf.saved_model.load(os.path.join(run_dir, "Exporter", "kd_lstm", "saved_model"))
+    probs = saved.signatures["serving_default"](texts=tf.constant(["crude oil barrels", "wheat harvest"]))
+    probs = probs["probabilities"].numpy()
+    assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all()
+    # A second run reuses every artifact and reproduces the report.
+    again = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
+    assert again.returncode == 0 and again.stdout.count("up to date") == 7
+    assert json.load(open(os.path.join(run_dir, "report.json")))["models"] == report["models"]
+
+
+def test_malformed_row_stops_run_naming_file_and_line(tmp_path):
+    rows = make_docs(30)
+    rows[6] = ("1010", rows[6][1])
+    data = write_hedwig(str(tmp_path / "bad"), {"train": rows, "test": make_docs(5)})
+    out_dir = tmp_path / "runs"
+    result = cli("--dataset", "custom", "--data-dir", data, "--profile", "smoke", "--output-dir", str(out_dir))
+    assert result.returncode == 2
+    assert "train.tsv:7: label field has 4 bits, expected 3" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out_dir.exists() or not any(out_dir.rglob("report.json"))
+    assert not any(out_dir.rglob("metadata.json")) if out_dir.exists() else True
+
+
+def test_unshipped_dataset_without_data_is_a_clear_error(tmp_path):
+    result = cli("--dataset", "yelp", "--profile", "smoke", "--output-dir", str(tmp_path))
+    assert result.returncode == 2 and "--data-dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_configs_follow_the_paper():
+    reuters = configs.build_config("reuters", True, "paper")
+    assert reuters["alpha"] == 1.0 and reuters["teacher"]["epochs"] == 30
+    assert reuters["teacher"]["sequence_length"] == 512 and reuters["student"]["batch_size"] == 128
+    assert reuters["teacher"]["learning_rate"] == 2e-5 and reuters["teacher"]["batch_size"] == 16
+    imdb = configs.build_config("imdb", False, "paper")
+    assert imdb["alpha"] == 4.0 and imdb["teacher"]["epochs"] == 4 and imdb["student"]["batch_size"] == 64
+    assert configs.build_config("yelp", False, "paper")["teacher"]["epochs"] == 1
+    quick = configs.build_config("reuters", True, "quick", {"teacher": {"epochs": 5}, "alpha": 2.0})
+    assert quick["teacher"]["epochs"] == 5 and quick["alpha"] == 2.0
+    with pytest.raises(ValueError):
+        configs.build_config("reuters", True, "huge")
+    assert run.parser().parse_args(["--dataset", "reuters"]).profile == "quick"
