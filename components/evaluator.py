@@ -1,6 +1,8 @@
-"""Evaluator: scores the teacher and every student on dev and test."""
+"""Evaluator: scores the teacher, every student run and the baselines on dev and test."""
 
 import os
+
+import numpy as np
 
 from components.base import Component, ComponentSpec, write_json
 from components.example_gen import load_schema, read_split
@@ -8,18 +10,38 @@ from components.student_trainer import load_student
 from kdkeras import metrics, training
 
 
+def summarise(runs):
+    """Mean ± std over seeds for a list of `{"dev", "test", "params"}` runs."""
+    row = {"params": runs[0]["params"]}
+    for split in ("dev", "test"):
+        values = [r[split] for r in runs]
+        row[split] = float(np.mean(values))
+        row[f"{split}_mean"] = float(np.mean(values))
+        row[f"{split}_std"] = float(np.std(values))
+        row[f"{split}_runs"] = values
+    return row
+
+
 class Evaluator(Component):
     """Computes the paper's metric (micro-F1 or accuracy, percent) on dev and test.
 
     The teacher is scored from the logits TeacherInference stored; each
-    student is loaded from its artifact and run over the documents.
-    Outputs `evaluation.json`: `{model: {"dev", "test", "params"}}`.
+    student run is loaded from its artifact and run over the documents; runs
+    of one model over several seeds are summarised as mean ± std. Baseline
+    scores are taken from the Baselines artifact. Outputs `evaluation.json`:
+    `{"dataset", "metric", "models": {name: {"dev", "test", "params",
+    "dev_mean", "dev_std", "dev_runs", "test_mean", ...}}}`.
+
+    Inputs:
+        examples, teacher_logits, teacher: upstream artifacts.
+        students: `{"<model>/seed<k>": StudentTrainer artifact}`.
+        baselines: optional Baselines artifact (`{"baselines": artifact}`).
     """
 
     SPEC = ComponentSpec(
         inputs=("examples", "teacher_logits", "teacher", "students"),
         parameters=dict(batch_size=256),
-        description="dev/test scores of teacher and students",
+        description="dev/test scores of teacher, students and baselines",
     )
 
     def execute(self, inputs, output_dir, work_dir):
@@ -32,9 +54,10 @@ class Evaluator(Component):
                 "params": inputs["teacher"].metadata["results"]["params"],
             }
         }
-        for name, artifact in inputs["students"].items():
+        runs = {}
+        for key, artifact in inputs["students"].items():
             student, tokenizer = load_student(artifact)
-            models[name] = {
+            run = {
                 s: metrics.score(
                     split.labels,
                     training.predict_logits(student, tokenizer, split.texts, self.parameters["batch_size"]),
@@ -42,7 +65,13 @@ class Evaluator(Component):
                 )
                 for s, (split, _) in data.items()
             }
-            models[name]["params"] = student.count_params()
+            run["params"] = student.count_params()
+            runs.setdefault(key.split("/")[0], []).append(run)
+        if "baselines" in inputs:
+            for kind, scores in inputs["baselines"].metadata["results"].items():
+                models[kind] = summarise([scores])
+        for name, model_runs in runs.items():
+            models[name] = summarise(model_runs)
         result = {"dataset": schema["dataset"], "metric": schema["metric"], "models": models}
         write_json(os.path.join(output_dir, "evaluation.json"), result)
         return result

@@ -6,7 +6,7 @@ import keras
 
 from components.base import REQUIRED, Component, ComponentSpec, write_json
 from components.example_gen import load_schema, read_split
-from kdkeras import models, plots, training
+from kdkeras import embeddings, models, plots, training
 from kdkeras.text import WordTokenizer
 
 MODEL_FILE = "student.keras"
@@ -20,14 +20,18 @@ class StudentTrainer(Component):
     and settings), `history.json` and `training.png`.
 
     Parameters:
-        student: student name ("lstm").
+        student: student name ("lstm", "kimcnn", "lr").
         distill: train with the Distiller on `teacher_logits` (input must be
             a TeacherInference artifact) instead of labels only.
         alpha, temperature, direction: distillation objective.
         epochs, batch_size, learning_rate, seed: training recipe.
         max_tokens, sequence_length: word vocabulary and truncation.
         hparams: student hyperparameters (e.g. hidden_dim, embedding_dim).
-        ema_momentum: temporal averaging of weights (0 disables).
+        word_vectors: initial word vectors: "random", "teacher", "lsa" or a
+            word2vec/GloVe file (students with embeddings only).
+        ema_momentum: temporal averaging of weights for students that use it
+            (0 disables).
+        distribute: tf.distribute strategy name (None, "mirrored", ...).
     """
 
     SPEC = ComponentSpec(
@@ -35,7 +39,7 @@ class StudentTrainer(Component):
         parameters=dict(
             student=REQUIRED, distill=False, alpha=1.0, temperature=1.0, direction="teacher_student",
             epochs=10, batch_size=128, learning_rate=1e-3, seed=0, max_tokens=50000,
-            sequence_length=400, hparams={}, ema_momentum=0.99,
+            sequence_length=400, hparams={}, word_vectors="random", ema_momentum=0.99, distribute=None,
         ),
         description="trained student",
     )
@@ -45,19 +49,30 @@ class StudentTrainer(Component):
         schema = load_schema(inputs["examples"])
         train, teacher_logits = read_split(inputs["examples"], "train", with_logits=p["distill"])
         dev, _ = read_split(inputs["examples"], "dev")
-        tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"])
+        spec = models.get_student(p["student"])
+        mode = "tf_idf" if spec.features == "tf_idf" else "int"
+        tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], mode)
+        hparams = dict(p["hparams"])
+        if spec.word_vectors:
+            vectors = embeddings.word_vectors(
+                p["word_vectors"], tokenizer.vocabulary, train.texts, hparams.get("embedding_dim", 300), p["seed"]
+            )
+            hparams.update(embeddings=vectors, embedding_dim=vectors.shape[1])
+        else:
+            for key in ("embedding_dim", "embeddings"):
+                hparams.pop(key, None)
         keras.utils.set_random_seed(p["seed"])
-        student = models.build_student(
-            p["student"], tokenizer.vocabulary_size, schema["num_classes"], seed=p["seed"], **p["hparams"]
-        )
-        make_optimizer = models.STUDENTS[p["student"]][1]
-        ema = p["ema_momentum"] > 0
-        optimizer = make_optimizer(learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema)
-        result = training.fit_student(
-            student, tokenizer, train, dev, schema["multi_label"], p["epochs"], p["batch_size"], optimizer,
-            teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
-            direction=p["direction"], seed=p["seed"], work_dir=work_dir, ema=ema,
-        )
+        with training.distribution_strategy(p["distribute"]).scope():
+            student = spec.build(tokenizer.vocabulary_size, schema["num_classes"], seed=p["seed"], **hparams)
+            ema = spec.ema and p["ema_momentum"] > 0
+            optimizer = spec.optimizer(
+                learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema
+            )
+            result = training.fit_student(
+                student, tokenizer, train, dev, schema["multi_label"], p["epochs"], p["batch_size"], optimizer,
+                teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
+                direction=p["direction"], seed=p["seed"], work_dir=work_dir, ema=ema,
+            )
         student.save(os.path.join(output_dir, MODEL_FILE))
         tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))
         write_json(os.path.join(output_dir, "history.json"), result)

@@ -26,6 +26,7 @@ class TeacherTrainer(Component):
             HuggingFace BERT folder, or "tiny".
         sequence_length, epochs, batch_size, learning_rate, warmup_fraction,
         weight_decay, dropout, pooling, seed, jit_compile: training recipe.
+        distribute: tf.distribute strategy name (None, "mirrored", ...).
     """
 
     SPEC = ComponentSpec(
@@ -33,6 +34,7 @@ class TeacherTrainer(Component):
         parameters=dict(
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
+            distribute=None,
         ),
         description="fine-tuned DocBERT teacher",
     )
@@ -42,15 +44,16 @@ class TeacherTrainer(Component):
         schema = load_schema(inputs["examples"])
         train, _ = read_split(inputs["examples"], "train")
         dev, _ = read_split(inputs["examples"], "dev")
-        backbone, preprocessor = backbones.load_backbone(
-            p["backbone"], p["sequence_length"], train_texts=train.texts, seed=p["seed"]
-        )
         keras.utils.set_random_seed(p["seed"])
-        teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
-        result = training.fit_teacher(
-            teacher, preprocessor, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
-            p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
-        )
+        with training.distribution_strategy(p["distribute"]).scope():  # variables created under the strategy
+            backbone, preprocessor = backbones.load_backbone(
+                p["backbone"], p["sequence_length"], train_texts=train.texts, seed=p["seed"]
+            )
+            teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
+            result = training.fit_teacher(
+                teacher, preprocessor, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
+                p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
+            )
         teacher.save(os.path.join(output_dir, MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
         plots.training_curves(result["history"], os.path.join(output_dir, "training.png"), "teacher")

@@ -17,6 +17,33 @@ from kdkeras import metrics
 from kdkeras.distillation import Distiller
 
 AUTOTUNE = tf.data.AUTOTUNE
+STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
+
+
+def distribution_strategy(name=None):
+    """A `tf.distribute` strategy by name.
+
+    - `None` / `"none"`: the default (single device) strategy.
+    - `"mirrored"`: `MirroredStrategy` over all local GPUs (or logical devices).
+    - `"multiworker"`: `MultiWorkerMirroredStrategy`; every worker runs the same
+      command with its `TF_CONFIG` environment variable set.
+    - `"tpu"`: `TPUStrategy` on the TPU found by `TPUClusterResolver`.
+
+    Build and compile models inside `strategy.scope()`; Keras `fit` then
+    distributes the data and aggregates gradients.
+    """
+    if name in (None, "none"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown distribution strategy {name!r}; known: {', '.join(STRATEGIES)}")
 
 
 @keras.saving.register_keras_serializable(package="kdkeras")

@@ -1,10 +1,14 @@
-"""The distillation pipeline: ExampleGen → TeacherTrainer → TeacherInference →
-StudentTrainer (plain and distilled) → Evaluator → Exporter."""
+"""The distillation pipeline:
+
+ExampleGen → TeacherTrainer → TeacherInference → StudentTrainer (each student,
+plain and distilled, each seed) → Baselines → Evaluator → Exporter.
+"""
 
 import os
 import shutil
 
 from components.base import write_json
+from components.baselines import Baselines
 from components.evaluator import Evaluator
 from components.example_gen import ExampleGen
 from components.exporter import Exporter
@@ -13,10 +17,12 @@ from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 
 REPORT_FILE = "report.json"
+DEFAULT_STUDENTS = ("lstm", "kimcnn", "lr")
+BASELINES = ("lr", "svm")
 
 
 def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_id=None,
-                 multi_label=None, force=False, log=print):
+                 multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, log=print):
     """Runs the whole job and writes `report.json` in the run directory.
 
     Args:
@@ -27,6 +33,8 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         run_id: run directory name (default: the profile name).
         multi_label: override the dataset's task type (custom data).
         force: recompute every component.
+        students: student names to train, each without and with KD.
+        baselines: also fit the scikit-learn LR and SVM baselines.
 
     Returns:
         `(report, run_dir)`.
@@ -43,17 +51,25 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         raise
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
-    students = {}
-    for name, distill, source in (("lstm", False, examples), ("kd_lstm", True, logits)):
-        students[name] = StudentTrainer(
-            name=f"StudentTrainer.{name}", student="lstm", distill=distill, alpha=config["alpha"],
-            temperature=config["temperature"], seed=config["seed"], **config["student"],
-        ).run({"examples": source}, run_dir, force, log)
-    evaluation = Evaluator().run(
-        {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": students},
-        run_dir, force, log,
-    )
-    Exporter().run({"examples": examples, "students": {"kd_lstm": students["kd_lstm"]}}, run_dir, force, log)
+    trained = {}
+    for student in students:
+        settings = {**config["student"], **config["students"][student]}
+        for distill in (False, True):
+            model = f"kd_{student}" if distill else student
+            for k in range(config["seeds"]):
+                seed = config["seed"] + k
+                trained[f"{model}/seed{seed}"] = StudentTrainer(
+                    name=f"StudentTrainer.{model}.seed{seed}", student=student, distill=distill,
+                    alpha=config["alpha"], temperature=config["temperature"], seed=seed, **settings,
+                ).run({"examples": logits if distill else examples}, run_dir, force, log)
+    inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}
+    if baselines:
+        inputs["baselines"] = Baselines(kinds=list(BASELINES), seed=config["seed"]).run(
+            {"examples": examples}, run_dir, force, log)
+    evaluation = Evaluator().run(inputs, run_dir, force, log)
+    first = {key.split("/")[0]: a for key, a in reversed(list(trained.items()))}
+    to_export = {name: a for name, a in first.items() if name.startswith("kd_")}
+    Exporter().run({"examples": examples, "students": to_export}, run_dir, force, log)
     results = evaluation.metadata["results"]
     report = {
         "dataset": dataset,
@@ -67,12 +83,18 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
 
 
 def format_report(report):
-    """A Table-2-style text table of the report."""
+    """A Table-2-style text table of the report (mean ± std over seeds)."""
     metric = report["metric"]
     lines = [
         f"{report['dataset']} ({report['profile']} profile), {metric} in %",
-        f"{'model':<10} {'dev':>7} {'test':>7} {'params':>12}",
+        f"{'model':<11} {'dev':>14} {'test':>14} {'runs':>5} {'params':>12}",
     ]
     for name, row in report["models"].items():
-        lines.append(f"{name:<10} {row['dev']:7.2f} {row['test']:7.2f} {row['params']:12,d}")
+        cells = []
+        for split in ("dev", "test"):
+            std = row.get(f"{split}_std")
+            cells.append(f"{row[split]:7.2f} ± {std:4.2f}" if std is not None and len(row.get(f"{split}_runs", [])) > 1
+                         else f"{row[split]:14.2f}")
+        runs = len(row.get("test_runs", [None]))
+        lines.append(f"{name:<11} {cells[0]:>14} {cells[1]:>14} {runs:5d} {row['params']:12,d}")
     return "\n".join(lines)

@@ -8,16 +8,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 from kdkeras.data import registry
 
-DESCRIPTION = """Distil a DocBERT teacher into a reg-LSTM student and export it.
+DESCRIPTION = """Distil a DocBERT teacher into small students and export them.
 
-Runs ExampleGen → TeacherTrainer → TeacherInference → StudentTrainer (lstm, kd_lstm)
-→ Evaluator → Exporter, writing artifacts to OUTPUT_DIR/DATASET/RUN_ID/ and a report.json.
-Finished components are reused when their inputs and parameters are unchanged."""
+Runs ExampleGen → TeacherTrainer → TeacherInference → StudentTrainer (each student without
+and with KD, each seed) → Baselines (scikit-learn LR, SVM) → Evaluator → Exporter, writing
+artifacts to OUTPUT_DIR/DATASET/RUN_ID/ and a report.json. Finished components are reused
+when their inputs and parameters are unchanged."""
+STUDENT_NAMES = ("lstm", "kimcnn", "lr")
 
 
 def _datasets_help():
     return "; ".join(f"{name}: {'multi' if s.multi_label else 'single'}-label" + (" (shipped)" if s.vendored else "")
                      for name, s in registry.DATASETS.items() if name != "custom") + "; custom: your own data (--data-dir)"
+
+
+def _students(value):
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in STUDENT_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown student(s) {unknown}; choose from {', '.join(STUDENT_NAMES)}")
+    return names
 
 
 def parser():
@@ -31,6 +41,12 @@ def parser():
     p.add_argument("--run-id", help="run directory name (default: the profile)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
     p.add_argument("--force", action="store_true", help="recompute every component")
+    p.add_argument("--students", default=",".join(STUDENT_NAMES), type=_students,
+                   help="comma-separated students, each trained without and with KD (default: lstm,kimcnn,lr)")
+    p.add_argument("--seeds", type=int, default=None, help="train every student N times (seeds s..s+N-1)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn LR/SVM baselines")
+    p.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",
+                   help="tf.distribute strategy for training (mirrored: all local GPUs/devices)")
     g = p.add_argument_group("overrides")
     g.add_argument("--teacher", dest="backbone",
                    help="teacher backbone: minilm (offline default), a KerasHub preset, a HuggingFace BERT folder, tiny")
@@ -39,6 +55,7 @@ def parser():
     g.add_argument("--teacher-learning-rate", type=float)
     g.add_argument("--student-epochs", type=int)
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
+    g.add_argument("--word-vectors", help="student word vectors: random, teacher, lsa, or a word2vec/GloVe file")
     g.add_argument("--alpha", type=float, help="weight λ of the distillation term")
     g.add_argument("--temperature", type=float)
     g.add_argument("--seed", type=int)
@@ -59,16 +76,21 @@ def main(argv=None):
     overrides = {
         "teacher": {"backbone": args.backbone, "epochs": args.teacher_epochs,
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate},
-        "student": {"epochs": args.student_epochs},
-        "alpha": args.alpha, "temperature": args.temperature, "seed": args.seed, "max_docs": args.max_docs,
+        "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
+        "students": {name: {"epochs": args.student_epochs} for name in STUDENT_NAMES},
+        "alpha": args.alpha, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
+        "max_docs": args.max_docs,
     }
+    if args.distribute != "none":
+        overrides["teacher"]["distribute"] = args.distribute
     config = configs.build_config(args.dataset, spec.multi_label if multi_label is None else multi_label,
                                   args.profile, overrides)
     if args.hidden_dim:
-        config["student"]["hparams"]["hidden_dim"] = args.hidden_dim
+        config["students"]["lstm"]["hparams"]["hidden_dim"] = args.hidden_dim
     try:
         report, run_dir = pipeline.run_pipeline(
-            args.dataset, config, args.output_dir, args.data_dir, args.run_id, multi_label, args.force
+            args.dataset, config, args.output_dir, args.data_dir, args.run_id, multi_label, args.force,
+            students=args.students, baselines=not args.no_baselines,
         )
     except (DataError, BackboneError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -3,7 +3,7 @@
 import dataclasses
 import os
 
-from kdkeras.data import hedwig
+from kdkeras.data import hedwig, yelp
 
 VENDORED_DIR = os.path.join(os.path.dirname(__file__), "vendored")
 
@@ -55,8 +55,11 @@ DATASETS = {
     "yelp": DatasetSpec(
         "yelp", multi_label=False, num_classes=5,
         how_to_get=(
-            "Yelp 2014 (5 star classes) in hedwig layout from the hedwig-data release "
-            "(datasets/Yelp2014: train.tsv, dev.tsv, test.tsv); pass the folder with --data-dir."
+            "Yelp (5 star classes): either the hedwig-data release of Yelp 2014 (datasets/Yelp2014: "
+            "train.tsv, dev.tsv, test.tsv in hedwig layout), or the Yelp Open Dataset "
+            "(https://www.yelp.com/dataset, file yelp_academic_dataset_review.json: JSON lines with "
+            "'stars' and 'text'; split 80/10/10 at random with a fixed seed). Put the files in a "
+            "folder and pass it with --data-dir."
         ),
     ),
     "custom": DatasetSpec(
@@ -112,6 +115,11 @@ def load_dataset(spec, data_dir=None, dev_fraction=0.1):
     num_classes = len(names) if names else spec.num_classes
     if names and spec.num_classes and len(names) != spec.num_classes:
         raise hedwig.DataError(f"{labels_path}: {len(names)} classes, {spec.name} has {spec.num_classes}")
+    if spec.name == "yelp" and hedwig.find_split_file(data_dir, "train") is None:
+        review_file = yelp.find_review_file(data_dir)
+        if review_file is not None:
+            splits = yelp.split_reviews(yelp.read_reviews(review_file))
+            return splits, [f"{i} star{'s' if i > 1 else ''}" for i in range(1, 6)]
     if hedwig.find_split_file(data_dir, "train") is None:
         present = sorted(os.listdir(data_dir))
         raise hedwig.DataError(

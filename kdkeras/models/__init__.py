@@ -1,26 +1,64 @@
-"""Teacher and student models."""
+"""Teacher and student models.
+
+Every student is registered in `STUDENTS` with the same construction API:
+`build(vocabulary_size, num_classes, **hyperparameters)` returns a Keras
+model mapping features to logits, where the features are word ids
+(`"ids"`) or a tf-idf vector (`"tf_idf"`), both made by
+`kdkeras.text.WordTokenizer`. Adding a student is one module plus one entry.
+"""
+
+import dataclasses
 
 from kdkeras.models.backbones import load_backbone
 from kdkeras.models.docbert import DocBERT
+from kdkeras.models.kimcnn import build_kimcnn, kimcnn_optimizer
 from kdkeras.models.reg_lstm import build_reg_lstm, reg_lstm_optimizer
+from kdkeras.models.tfidf_lr import build_tfidf_lr, tfidf_lr_optimizer
 
-# Student name -> (builder, optimizer factory). Builders take
-# (vocabulary_size, num_classes, **hyperparameters) and return a Keras model
-# mapping int token ids to logits.
+
+@dataclasses.dataclass(frozen=True)
+class StudentSpec:
+    """How to build and train one kind of student.
+
+    Args:
+        build: `(vocabulary_size, num_classes, **hparams) -> keras.Model`.
+        optimizer: `(learning_rate, **kwargs) -> keras.optimizers.Optimizer`.
+        features: `"ids"` (word ids) or `"tf_idf"`.
+        ema: evaluate and keep temporally averaged weights.
+        word_vectors: the model takes initial word vectors (`embeddings=`).
+    """
+
+    build: object
+    optimizer: object
+    features: str = "ids"
+    ema: bool = False
+    word_vectors: bool = True
+
+
 STUDENTS = {
-    "lstm": (build_reg_lstm, reg_lstm_optimizer),
+    "lstm": StudentSpec(build_reg_lstm, reg_lstm_optimizer, "ids", ema=True),
+    "kimcnn": StudentSpec(build_kimcnn, kimcnn_optimizer, "ids"),
+    "lr": StudentSpec(build_tfidf_lr, tfidf_lr_optimizer, "tf_idf", word_vectors=False),
 }
 
 
-def build_student(name, vocabulary_size, num_classes, **hyperparameters):
-    """Builds the student `name` ("lstm", ...) with the shared construction API.
-
-    Example:
-    >>> model = build_student("lstm", vocabulary_size=20000, num_classes=90, hidden_dim=128)
-    """
+def get_student(name):
+    """The `StudentSpec` registered as `name`."""
     if name not in STUDENTS:
         raise ValueError(f"unknown student {name!r}; known: {', '.join(STUDENTS)}")
-    return STUDENTS[name][0](vocabulary_size, num_classes, **hyperparameters)
+    return STUDENTS[name]
 
 
-__all__ = ["DocBERT", "STUDENTS", "build_reg_lstm", "build_student", "load_backbone", "reg_lstm_optimizer"]
+def build_student(name, vocabulary_size, num_classes, **hyperparameters):
+    """Builds the student `name` ("lstm", "kimcnn", "lr") with the shared construction API.
+
+    Example:
+    >>> model = build_student("kimcnn", vocabulary_size=20000, num_classes=90)
+    """
+    return get_student(name).build(vocabulary_size, num_classes, **hyperparameters)
+
+
+__all__ = [
+    "DocBERT", "STUDENTS", "StudentSpec", "build_kimcnn", "build_reg_lstm", "build_student",
+    "build_tfidf_lr", "get_student", "load_backbone", "reg_lstm_optimizer",
+]

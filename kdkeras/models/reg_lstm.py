@@ -210,7 +210,7 @@ def build_reg_lstm(
     return keras.Model(token_ids, logits, name=name)
 
 
-def reg_lstm_optimizer(learning_rate=1e-3, ema_momentum=0.99, use_ema=True):
+def reg_lstm_optimizer(learning_rate=1e-3, ema_momentum=0.99, use_ema=True, **kwargs):
     """Adam with temporal averaging of weights (EMA), as in hedwig's reg-LSTM.
 
     Pair it with `keras.callbacks.SwapEMAWeights(swap_on_epoch=True)` so that

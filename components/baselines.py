@@ -1,0 +1,47 @@
+"""Baselines: scikit-learn LR and linear SVM on tf-idf (not distilled)."""
+
+import os
+
+from components.base import Component, ComponentSpec, write_json
+from components.example_gen import load_schema, read_split
+from kdkeras import baselines, metrics
+
+
+class Baselines(Component):
+    """Fits each baseline on train, selects C on dev, scores dev and test.
+
+    Outputs `scores.json`: `{kind: {"dev", "test", "C", "params"}}`. Models
+    are not stored (they are refit in seconds).
+
+    Parameters:
+        kinds: baselines to run ("lr", "svm").
+        seed: solver seed.
+    """
+
+    SPEC = ComponentSpec(
+        inputs=("examples",),
+        parameters=dict(kinds=["lr", "svm"], seed=0),
+        description="scikit-learn tf-idf baselines",
+    )
+
+    def execute(self, inputs, output_dir, work_dir):
+        schema = load_schema(inputs["examples"])
+        multi_label = schema["multi_label"]
+        splits = {s: read_split(inputs["examples"], s)[0] for s in ("train", "dev", "test")}
+        results = {}
+        for kind in self.parameters["kinds"]:
+            model, C, dev_score, columns = baselines.select_and_fit(
+                kind, splits["train"], splits["dev"], multi_label, seed=self.parameters["seed"]
+            )
+            test_logits = baselines.logits(model, columns, splits["test"].texts, schema["num_classes"], multi_label)
+            clf = model[-1]
+            coef_count = sum(e.coef_.size + e.intercept_.size for e in getattr(clf, "estimators_", [clf]))
+            results[kind] = {
+                "dev": dev_score,
+                "test": metrics.score(splits["test"].labels, test_logits, multi_label),
+                "C": C,
+                "params": int(coef_count),
+            }
+            print(f"[{self.name}] {kind}: C={C} dev {dev_score:.2f} test {results[kind]['test']:.2f}", flush=True)
+        write_json(os.path.join(output_dir, "scores.json"), results)
+        return results

@@ -1,0 +1,80 @@
+"""Non-distilled scikit-learn baselines: logistic regression and linear SVM on tf-idf."""
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
+
+from kdkeras import metrics
+
+KINDS = ("lr", "svm")
+DEFAULT_GRID = {"lr": (1.0, 10.0, 100.0), "svm": (0.1, 1.0, 10.0)}
+
+
+def make_baseline(kind, multi_label, C=1.0, seed=0):
+    """A scikit-learn pipeline: `TfidfVectorizer(sublinear_tf, English stop words)` + linear model.
+
+    Multi-label data uses one-vs-rest; single-label data a multinomial LR or
+    a one-vs-rest linear SVM.
+
+    Example:
+    >>> model = make_baseline("svm", multi_label=True).fit(texts, label_bits)
+    """
+    if kind == "lr":
+        clf = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    elif kind == "svm":
+        clf = LinearSVC(C=C, random_state=seed)
+    else:
+        raise ValueError(f"unknown baseline {kind!r}; known: {', '.join(KINDS)}")
+    if multi_label:
+        clf = OneVsRestClassifier(clf)
+    return make_pipeline(TfidfVectorizer(sublinear_tf=True, stop_words="english"), clf)
+
+
+def decision_scores(model, texts, multi_label):
+    """Logit-like scores: positive means "label on" (multi-label) / arg-max is the class."""
+    scores = model.decision_function(texts)
+    return np.asarray(scores).reshape(len(texts), -1)
+
+
+def _targets(labels, multi_label):
+    return labels if multi_label else labels.argmax(axis=1)
+
+
+def select_and_fit(kind, train, dev, multi_label, grid=None, seed=0):
+    """Fits one model per C in `grid`, keeps the best on dev.
+
+    Labels never seen in train (possible in multi-label data) get no
+    classifier and are always predicted off.
+
+    Returns:
+        `(model, C, dev_score, columns)` where `columns` maps the model's
+        outputs to label positions.
+    """
+    grid = grid or DEFAULT_GRID[kind]
+    y = _targets(train.labels, multi_label)
+    columns = np.arange(train.labels.shape[1])
+    if multi_label:
+        columns = np.flatnonzero(train.labels.sum(axis=0) > 0)
+        y = y[:, columns]
+    else:
+        columns = np.unique(y)
+    best = None
+    for C in grid:
+        model = make_baseline(kind, multi_label, C, seed).fit(train.texts, y)
+        score = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label), multi_label)
+        if best is None or score > best[2]:
+            best = (model, C, score, columns)
+    return best
+
+
+def logits(model, columns, texts, num_classes, multi_label):
+    """Scores in label order, very negative for labels the model cannot predict."""
+    out = np.full((len(texts), num_classes), -1e4, dtype="float32")
+    scores = decision_scores(model, texts, multi_label)
+    if scores.shape[1] == 1 and len(columns) == 2:  # binary single-label case
+        scores = np.concatenate([-scores, scores], axis=1)
+    out[:, columns] = scores
+    return out

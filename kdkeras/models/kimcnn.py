@@ -1,0 +1,81 @@
+"""KimCNN document classifier (Kim, EMNLP 2014), as in hedwig."""
+
+import keras
+from keras import layers
+
+
+def build_kimcnn(
+    vocabulary_size,
+    num_classes,
+    sequence_length=None,
+    embedding_dim=300,
+    filters=100,
+    widths=(3, 4, 5),
+    dropout=0.5,
+    embeddings=None,
+    mode="multichannel",
+    seed=None,
+    name="kimcnn",
+):
+    """Builds KimCNN: token ids in, logits out.
+
+    Word vectors (one or two channels) → for each width w, `filters`
+    convolutions spanning w words and the whole vector → ReLU → max over time
+    → concatenation → dropout → dense logits. In the `"multichannel"` mode
+    of the paper, a frozen ("static") and a trainable ("non-static") copy of
+    the embeddings form two input channels and every filter sees both.
+
+    Args:
+        vocabulary_size: rows of the embedding matrix (index 0 is padding).
+        num_classes: number of output logits.
+        sequence_length: fixed input length, or None for variable length.
+        embedding_dim: word-vector size (300 in the paper).
+        filters: feature maps per width (100).
+        widths: filter widths in words (3, 4, 5).
+        dropout: dropout before the output layer (0.5).
+        embeddings: optional `(vocabulary_size, embedding_dim)` initial vectors.
+        mode: `"multichannel"` (static + non-static), `"static"`,
+            `"non-static"` or `"rand"` (random, trainable, one channel).
+        seed: seed for initialisers and dropout.
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` mapping int token ids to logits.
+
+    Example:
+    >>> model = build_kimcnn(vocabulary_size=20000, num_classes=90)
+    >>> logits = model(keras.ops.ones((4, 50), dtype="int32"))
+    """
+    if mode not in ("multichannel", "static", "non-static", "rand"):
+        raise ValueError(f"unknown KimCNN mode {mode!r}")
+    token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    init = (
+        keras.initializers.Constant(embeddings)
+        if embeddings is not None and mode != "rand"
+        else keras.initializers.RandomUniform(-0.25, 0.25, seed=seed)
+    )
+    channels = []
+    if mode in ("multichannel", "static"):
+        channels.append(layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=init,
+                                         trainable=False, name="static_embedding")(token_ids))
+    if mode in ("multichannel", "non-static", "rand"):
+        channels.append(layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=init,
+                                         name="embedding")(token_ids))
+    channels = [layers.Reshape((-1, embedding_dim, 1))(c) for c in channels]
+    x = channels[0] if len(channels) == 1 else layers.Concatenate(axis=-1, name="channels")(channels)
+    # x: (batch, time, embedding_dim, channels)
+    # Pad so that documents shorter than the widest filter still give features.
+    x = layers.ZeroPadding2D(((max(widths) - 1, max(widths) - 1), (0, 0)), name="pad")(x)
+    pooled = []
+    for w in widths:
+        conv = layers.Conv2D(filters, (w, embedding_dim), activation="relu", name=f"conv_{w}")(x)
+        pooled.append(layers.GlobalMaxPooling2D(name=f"max_over_time_{w}")(conv))
+    x = layers.Concatenate(name="features")(pooled)
+    x = layers.Dropout(dropout, seed=seed)(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(token_ids, logits, name=name)
+
+
+def kimcnn_optimizer(learning_rate=1e-3, **kwargs):
+    """Adam, as hedwig trains KimCNN."""
+    return keras.optimizers.Adam(learning_rate=learning_rate)

@@ -1,0 +1,28 @@
+import numpy as np
+
+from kdkeras import baselines, metrics
+from kdkeras.data.hedwig import Split
+from tests.conftest import make_docs
+
+
+def split(n, seed, multi_label=True):
+    rows = make_docs(n, seed, multi_label)
+    return Split([t for _, t in rows], np.array([[int(b) for b in bits] for bits, _ in rows], np.int8))
+
+
+def test_baselines_learn_toy_tasks():
+    for multi_label in (True, False):
+        train, dev, test = (split(n, s, multi_label) for n, s in ((200, 0), (50, 1), (50, 2)))
+        for kind in baselines.KINDS:
+            model, C, dev_score, columns = baselines.select_and_fit(kind, train, dev, multi_label)
+            assert C in baselines.DEFAULT_GRID[kind] and dev_score > 90
+            logits = baselines.logits(model, columns, test.texts, 3, multi_label)
+            assert metrics.score(test.labels, logits, multi_label) > 90
+
+
+def test_labels_missing_from_train_are_never_predicted():
+    train, dev = split(100, 0), split(30, 1)
+    train.labels[:, 2] = 0
+    model, _, _, columns = baselines.select_and_fit("svm", train, dev, True)
+    assert list(columns) == [0, 1]
+    assert (baselines.logits(model, columns, dev.texts, 3, True)[:, 2] < 0).all()
