@@ -71,6 +71,37 @@ def targets(labels, multi_label):
     return labels.astype("float32") if multi_label else labels.argmax(axis=1).astype("int32")
 
 
+def prior_logits(labels, multi_label):
+    """Logits of the label prior of `labels` (smoothed so unseen labels stay finite).
+
+    Multi-label: log-odds of each label's frequency; single-label: log of the
+    class frequencies.
+    """
+    labels = np.asarray(labels, "float64")
+    counts, n = labels.sum(axis=0), len(labels)
+    if multi_label:
+        p = (counts + 0.5) / (n + 1.0)
+        return np.log(p / (1 - p)).astype("float32")
+    return np.log((counts + 0.5) / (n + 0.5 * labels.shape[1])).astype("float32")
+
+
+def init_output_bias(model, labels, multi_label, layer_name="logits"):
+    """Starts the output layer's bias at the label prior.
+
+    With K labels of which ~1 is on, a zero bias predicts 0.5 everywhere and
+    the first hundreds of steps only learn the prior; starting from it lets
+    fine-tuning spend its few epochs on the documents.
+    """
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        return False
+    if getattr(layer, "bias", None) is None:
+        return False
+    layer.bias.assign(prior_logits(labels, multi_label))
+    return True
+
+
 def make_dataset(texts, y, transform, batch_size, shuffle=False, seed=0):
     """`tf.data` pipeline: (texts, y) → batched `(transform(texts), y)`.
 
@@ -192,6 +223,7 @@ def fit_teacher(
         if multi_label
         else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
+    init_output_bias(teacher, train.labels, multi_label)
     teacher.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
     train_ds = make_dataset(train.texts, targets(train.labels, multi_label), preprocessor, batch_size, True, seed)
     dev_ds = make_dataset(dev.texts, None, preprocessor, 64)
@@ -248,6 +280,7 @@ def fit_student(
         A dict with the history and the selected epoch and dev score.
     """
     keras.utils.set_random_seed(seed)
+    init_output_bias(student, train.labels, multi_label)
     y = targets(train.labels, multi_label)
     if teacher_logits is None:
         model = student

@@ -36,23 +36,33 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     run_dir = os.path.join(out_dir, "custom", "smoke")
     report = json.load(open(os.path.join(run_dir, "report.json")))
     assert report["dataset"] == "custom" and report["metric"] == "micro_f1" and report["profile"] == "smoke"
-    assert set(report["models"]) == {"teacher", "lstm", "kd_lstm"}
+    students = {"lstm", "kimcnn", "lr"}
+    assert set(report["models"]) == {"teacher", "svm"} | students | {"kd_" + s for s in students}
     for row in report["models"].values():
         assert 0 <= row["dev"] <= 100 and 0 <= row["test"] <= 100 and row["params"] > 0
+    assert report["models"]["kd_lstm"]["test_runs"] == [report["models"]["kd_lstm"]["test"]]
     assert "kd_lstm" in result.stdout and "teacher" in result.stdout
-    for component in ("ExampleGen", "TeacherTrainer", "TeacherInference", "StudentTrainer.lstm",
-                      "StudentTrainer.kd_lstm", "Evaluator", "Exporter"):
+    components = ["ExampleGen", "TeacherTrainer", "TeacherInference", "Baselines", "Evaluator", "Exporter"]
+    components += [f"StudentTrainer.{kd}{s}.seed0" for s in students for kd in ("", "kd_")]
+    for component in components:
         meta = json.load(open(os.path.join(run_dir, component, "metadata.json")))
         assert meta["name"] == component and meta["fingerprint"]
-    # The exported SavedModel takes raw strings and returns probabilities.
-    saved = tf.saved_model.load(os.path.join(run_dir, "Exporter", "kd_lstm", "saved_model"))
-    probs = saved.signatures["serving_default"](texts=tf.constant(["crude oil barrels", "wheat harvest"]))
-    probs = probs["probabilities"].numpy()
-    assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all()
+    # The exported SavedModels take raw strings and return probabilities.
+    for student in students:
+        saved = tf.saved_model.load(os.path.join(run_dir, "Exporter", "kd_" + student, "saved_model"))
+        probs = saved.signatures["serving_default"](texts=tf.constant(["crude oil barrels", "wheat harvest"]))
+        probs = probs["probabilities"].numpy()
+        assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all()
     # A second run reuses every artifact and reproduces the report.
     again = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
-    assert again.returncode == 0 and again.stdout.count("up to date") == 7
+    assert again.returncode == 0 and again.stdout.count("up to date") == len(components)
     assert json.load(open(os.path.join(run_dir, "report.json")))["models"] == report["models"]
+    # More seeds: students get mean ± std over runs.
+    seeds = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
+                "--students", "lstm", "--seeds", "2", "--no-baselines", "--run-id", "seeds")
+    assert seeds.returncode == 0, seeds.stderr[-3000:]
+    row = json.load(open(os.path.join(out_dir, "custom", "seeds", "report.json")))["models"]["kd_lstm"]
+    assert len(row["test_runs"]) == 2 and row["test_mean"] == sum(row["test_runs"]) / 2 and row["test_std"] >= 0
 
 
 def test_malformed_row_stops_run_naming_file_and_line(tmp_path):
