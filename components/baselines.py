@@ -10,8 +10,9 @@ from kdkeras import baselines, metrics
 class Baselines(Component):
     """Fits each baseline on train, selects C on dev, scores dev and test.
 
-    Outputs `scores.json`: `{kind: {"dev", "test", "C", "params"}}`. Models
-    are not stored (they are refit in seconds).
+    Outputs `scores.json`: `{name: {"dev", "test", "C", "params"}}` with
+    names `sklearn_lr` and `svm` (the Keras LR student trained without KD is
+    `lr`). Models are not stored (they are refit in seconds).
 
     Parameters:
         kinds: baselines to run ("lr", "svm").
@@ -36,12 +37,13 @@ class Baselines(Component):
             test_logits = baselines.logits(model, columns, splits["test"].texts, schema["num_classes"], multi_label)
             clf = model[-1]
             coef_count = sum(e.coef_.size + e.intercept_.size for e in getattr(clf, "estimators_", [clf]))
-            results[kind] = {
+            name = "sklearn_lr" if kind == "lr" else kind
+            results[name] = {
                 "dev": dev_score,
                 "test": metrics.score(splits["test"].labels, test_logits, multi_label),
                 "C": C,
                 "params": int(coef_count),
             }
-            print(f"[{self.name}] {kind}: C={C} dev {dev_score:.2f} test {results[kind]['test']:.2f}", flush=True)
+            print(f"[{self.name}] {name}: C={C} dev {dev_score:.2f} test {results[name]['test']:.2f}", flush=True)
         write_json(os.path.join(output_dir, "scores.json"), results)
         return results

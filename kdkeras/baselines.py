@@ -16,21 +16,19 @@ DEFAULT_GRID = {"lr": (1.0, 10.0, 100.0), "svm": (0.1, 1.0, 10.0)}
 def make_baseline(kind, multi_label, C=1.0, seed=0):
     """A scikit-learn pipeline: `TfidfVectorizer(sublinear_tf, English stop words)` + linear model.
 
-    Multi-label data uses one-vs-rest; single-label data a multinomial LR or
-    a one-vs-rest linear SVM.
+    Both models are one-vs-rest liblinear classifiers (for multi-label data
+    through `OneVsRestClassifier`, also for single-label classes).
 
     Example:
     >>> model = make_baseline("svm", multi_label=True).fit(texts, label_bits)
     """
     if kind == "lr":
-        clf = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+        clf = LogisticRegression(C=C, solver="liblinear", max_iter=1000, random_state=seed)
     elif kind == "svm":
         clf = LinearSVC(C=C, random_state=seed)
     else:
         raise ValueError(f"unknown baseline {kind!r}; known: {', '.join(KINDS)}")
-    if multi_label:
-        clf = OneVsRestClassifier(clf)
-    return make_pipeline(TfidfVectorizer(sublinear_tf=True, stop_words="english"), clf)
+    return make_pipeline(TfidfVectorizer(sublinear_tf=True, stop_words="english"), OneVsRestClassifier(clf))
 
 
 def decision_scores(model, texts, multi_label):

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kdkeras import metrics
-from kdkeras.distillation import Distiller
+from kdkeras.distillation import Distiller, task_loss
 
 AUTOTUNE = tf.data.AUTOTUNE
 STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
@@ -218,13 +218,8 @@ def fit_teacher(
     schedule = WarmupLinearDecay(learning_rate, steps, int(warmup_fraction * steps))
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    loss = (
-        keras.losses.BinaryCrossentropy(from_logits=True)
-        if multi_label
-        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
     init_output_bias(teacher, train.labels, multi_label)
-    teacher.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
+    teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
     train_ds = make_dataset(train.texts, targets(train.labels, multi_label), preprocessor, batch_size, True, seed)
     dev_ds = make_dataset(dev.texts, None, preprocessor, 64)
     return _fit(teacher, train_ds, dev_ds, dev.labels, multi_label, epochs, work_dir, verbose)
@@ -284,12 +279,7 @@ def fit_student(
     y = targets(train.labels, multi_label)
     if teacher_logits is None:
         model = student
-        loss = (
-            keras.losses.BinaryCrossentropy(from_logits=True)
-            if multi_label
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        )
-        model.compile(optimizer=optimizer, loss=loss)
+        model.compile(optimizer=optimizer, loss=task_loss(multi_label))
     else:
         model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction)
         model.compile(optimizer=optimizer)

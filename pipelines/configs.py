@@ -25,11 +25,11 @@ PROFILES = {
         teacher=dict(backbone="minilm", sequence_length=None, epochs=None, batch_size=16, learning_rate=2e-5),
         student=dict(sequence_length=1000, max_tokens=100000, word_vectors="random"),
         students=dict(
-            lstm=dict(epochs=30, learning_rate=1e-3, hparams=dict(
+            lstm=dict(epochs=30, learning_rate=1e-2, ema_momentum=0.99, hparams=dict(
                 embedding_dim=300, hidden_dim=512, embedding_dropout=0.2, weight_drop=0.1, dropout=0.5)),
             kimcnn=dict(epochs=30, learning_rate=1e-3, hparams=dict(
                 embedding_dim=300, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=30, learning_rate=5e-2, hparams=dict()),
+            lr=dict(epochs=30, learning_rate=2e-1, hparams=dict()),
         ),
     ),
     # Fits in about 30 minutes on 2 CPU cores for Reuters (teacher and all students).
@@ -38,11 +38,11 @@ PROFILES = {
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="random"),
         students=dict(
-            lstm=dict(epochs=5, learning_rate=2e-3, hparams=dict(
+            lstm=dict(epochs=4, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
                 embedding_dim=96, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(epochs=4, learning_rate=1e-3, hparams=dict(
+            kimcnn=dict(epochs=3, learning_rate=3e-3, hparams=dict(
                 embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=20, learning_rate=5e-2, hparams=dict()),
+            lr=dict(epochs=5, learning_rate=2e-1, hparams=dict()),
         ),
     ),
     # Tiny models and data: about a minute. Used by the tests.
@@ -55,7 +55,7 @@ PROFILES = {
                 embedding_dim=16, hidden_dim=8, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
             kimcnn=dict(epochs=2, learning_rate=5e-3, hparams=dict(
                 embedding_dim=16, filters=4, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=2, learning_rate=5e-2, hparams=dict()),
+            lr=dict(epochs=2, learning_rate=2e-1, hparams=dict()),
         ),
     ),
 }

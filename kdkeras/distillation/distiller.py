@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kdkeras.distillation.losses import DistillationKL
+from kdkeras.distillation.losses import DistillationKL, task_loss
 
 LABELS = "labels"
 TEACHER_LOGITS = "teacher_logits"
@@ -64,10 +64,7 @@ class Distiller(keras.Model):
             teacher.trainable = False
         self.multi_label = multi_label
         self.alpha = float(alpha)
-        if multi_label:
-            self.student_loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-        else:
-            self.student_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.student_loss_fn = task_loss(multi_label)
         self.distillation_loss_fn = DistillationKL(multi_label, temperature, direction)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")

@@ -6,6 +6,13 @@ from keras import ops
 DIRECTIONS = ("teacher_student", "student_teacher")
 
 
+def task_loss(multi_label):
+    """The supervised loss on logits: BCE (multi-label) or sparse CE (single-label)."""
+    if multi_label:
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
 @keras.saving.register_keras_serializable(package="kdkeras")
 class DistillationKL(keras.losses.Loss):
     """KL divergence between softened teacher and student distributions.

@@ -34,6 +34,6 @@ def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_
     return keras.Model(features, logits, name=name)
 
 
-def tfidf_lr_optimizer(learning_rate=1e-2, **kwargs):
+def tfidf_lr_optimizer(learning_rate=2e-1, **kwargs):
     """Adam with a larger step: a linear model on sparse features."""
     return keras.optimizers.Adam(learning_rate=learning_rate)

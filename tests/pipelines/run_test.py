@@ -37,7 +37,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     report = json.load(open(os.path.join(run_dir, "report.json")))
     assert report["dataset"] == "custom" and report["metric"] == "micro_f1" and report["profile"] == "smoke"
     students = {"lstm", "kimcnn", "lr"}
-    assert set(report["models"]) == {"teacher", "svm"} | students | {"kd_" + s for s in students}
+    assert set(report["models"]) == {"teacher", "svm", "sklearn_lr"} | students | {"kd_" + s for s in students}
     for row in report["models"].values():
         assert 0 <= row["dev"] <= 100 and 0 <= row["test"] <= 100 and row["params"] > 0
     assert report["models"]["kd_lstm"]["test_runs"] == [report["models"]["kd_lstm"]["test"]]
