@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from components.base import Component, ComponentSpec
+from components.base import Component, ComponentSpec, write_json
 from components.example_gen import load_schema, read_split
 from kdkeras import plots, training
 from kdkeras.models import backbones
@@ -57,8 +57,6 @@ class TeacherTrainer(Component):
         teacher.save(os.path.join(output_dir, MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
         plots.training_curves(result["history"], os.path.join(output_dir, "training.png"), "teacher")
-        from components.base import write_json
-
         write_json(os.path.join(output_dir, "history.json"), result)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params()}
 

@@ -165,8 +165,7 @@ class DevSelection(keras.callbacks.Callback):
         value = metrics.score(self.dev_labels, logits, self.multi_label)
         name = "val_" + metrics.metric_name(self.multi_label)
         if logs is not None:
-            logs[name] = value
-        print(f" - {name}: {value:.2f}", flush=True)
+            logs[name] = value  # shown by the progress bar
         if value > self.best["score"]:
             model.save_weights(self.weights_path)
             tmp = self.state_path + ".tmp"

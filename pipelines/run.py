@@ -66,7 +66,6 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     # Imported here so that --help and argument errors are instant.
-    from components.base import write_json  # noqa: F401
     from kdkeras.data.hedwig import DataError
     from kdkeras.models.backbones import BackboneError
     from pipelines import configs, pipeline
