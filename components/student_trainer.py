@@ -50,8 +50,7 @@ class StudentTrainer(Component):
         train, teacher_logits = read_split(inputs["examples"], "train", with_logits=p["distill"])
         dev, _ = read_split(inputs["examples"], "dev")
         spec = models.get_student(p["student"])
-        mode = "tf_idf" if spec.features == "tf_idf" else "int"
-        tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], mode)
+        tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], spec.features)
         hparams = dict(p["hparams"])
         if spec.word_vectors:
             vectors = embeddings.word_vectors(

@@ -3,7 +3,7 @@
 Every student is registered in `STUDENTS` with the same construction API:
 `build(vocabulary_size, num_classes, **hyperparameters)` returns a Keras
 model mapping features to logits, where the features are word ids
-(`"ids"`) or a tf-idf vector (`"tf_idf"`), both made by
+(`"int"`) or a tf-idf vector (`"tf_idf"`), both made by
 `kdkeras.text.WordTokenizer`. Adding a student is one module plus one entry.
 """
 
@@ -23,21 +23,22 @@ class StudentSpec:
     Args:
         build: `(vocabulary_size, num_classes, **hparams) -> keras.Model`.
         optimizer: `(learning_rate, **kwargs) -> keras.optimizers.Optimizer`.
-        features: `"ids"` (word ids) or `"tf_idf"`.
+        features: the `kdkeras.text.WordTokenizer` output mode: `"int"`
+            (word ids) or `"tf_idf"`.
         ema: evaluate and keep temporally averaged weights.
         word_vectors: the model takes initial word vectors (`embeddings=`).
     """
 
     build: object
     optimizer: object
-    features: str = "ids"
+    features: str = "int"
     ema: bool = False
     word_vectors: bool = True
 
 
 STUDENTS = {
-    "lstm": StudentSpec(build_reg_lstm, reg_lstm_optimizer, "ids", ema=True),
-    "kimcnn": StudentSpec(build_kimcnn, kimcnn_optimizer, "ids"),
+    "lstm": StudentSpec(build_reg_lstm, reg_lstm_optimizer, "int", ema=True),
+    "kimcnn": StudentSpec(build_kimcnn, kimcnn_optimizer, "int"),
     "lr": StudentSpec(build_tfidf_lr, tfidf_lr_optimizer, "tf_idf", word_vectors=False),
 }
 

@@ -19,8 +19,7 @@ def toy_features(name):
     rows = make_docs(240, seed=3)
     texts = [t for _, t in rows]
     labels = np.array([[int(b) for b in bits] for bits, _ in rows], "float32")
-    mode = "tf_idf" if get_student(name).features == "tf_idf" else "int"
-    tokenizer = WordTokenizer.adapt(texts, 500, 40, mode)
+    tokenizer = WordTokenizer.adapt(texts, 500, 40, get_student(name).features)
     return tokenizer, np.asarray(tokenizer(texts)), labels
 
 
