@@ -40,11 +40,13 @@ class ComponentSpec:
 
     Args:
         inputs: names of the input artifacts (keys of `Component.run` inputs).
+        optional_inputs: names of inputs that may be left out.
         parameters: parameter name → default value (`REQUIRED` if none).
         description: one line shown in metadata.
     """
 
     inputs: tuple = ()
+    optional_inputs: tuple = ()
     parameters: dict = dataclasses.field(default_factory=dict)
     description: str = ""
 
@@ -124,6 +126,9 @@ class Component:
         missing = set(self.SPEC.inputs) - set(inputs)
         if missing:
             raise TypeError(f"{self.name}: missing inputs {sorted(missing)}")
+        unknown = set(inputs) - set(self.SPEC.inputs) - set(self.SPEC.optional_inputs)
+        if unknown:
+            raise TypeError(f"{self.name}: unknown inputs {sorted(unknown)}")
         fingerprint = self.fingerprint(inputs)
         final = os.path.join(pipeline_root, self.name)
         if not force and os.path.exists(os.path.join(final, METADATA_FILE)):

@@ -40,6 +40,7 @@ class Evaluator(Component):
 
     SPEC = ComponentSpec(
         inputs=("examples", "teacher_logits", "teacher", "students"),
+        optional_inputs=("baselines",),
         parameters=dict(batch_size=256),
         description="dev/test scores of teacher, students and baselines",
     )

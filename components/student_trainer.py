@@ -16,6 +16,10 @@ TOKENIZER_DIR = "tokenizer"
 class StudentTrainer(Component):
     """Trains `student` on the train split; distils from stored teacher logits when `distill`.
 
+    Inputs: `examples` (ExampleGen, or TeacherInference when distilling) and
+    optionally `transfer_set` (a TransferSet artifact: its records replace
+    the train split; dev still comes from `examples`).
+
     Outputs `student.keras` (token ids → logits), `tokenizer/` (vocabulary
     and settings), `history.json` and `training.png`.
 
@@ -36,6 +40,7 @@ class StudentTrainer(Component):
 
     SPEC = ComponentSpec(
         inputs=("examples",),
+        optional_inputs=("transfer_set",),
         parameters=dict(
             student=REQUIRED, distill=False, alpha=1.0, temperature=1.0, direction="teacher_student",
             epochs=10, batch_size=128, learning_rate=1e-3, seed=0, max_tokens=50000,
@@ -47,7 +52,9 @@ class StudentTrainer(Component):
     def execute(self, inputs, output_dir, work_dir):
         p = self.parameters
         schema = load_schema(inputs["examples"])
-        train, teacher_logits = read_split(inputs["examples"], "train", with_logits=p["distill"])
+        # The transfer set (augmented train split with teacher logits) replaces train when given.
+        train, teacher_logits = read_split(inputs.get("transfer_set", inputs["examples"]), "train",
+                                           with_logits=p["distill"])
         dev, _ = read_split(inputs["examples"], "dev")
         spec = models.get_student(p["student"])
         tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], spec.features)

@@ -32,3 +32,33 @@ def training_curves(history, path, title=""):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def sweep(result, path):
+    """Plots dev and test score (mean ± std over seeds) against a swept setting into `path` (PNG).
+
+    Args:
+        result: `{"key", "values", "runs": [{"dev_mean", "dev_std", "test_mean",
+            "test_std"}], "teacher": {"dev", "test"}, "model", "metric"}` as
+            written by `pipelines.sweep`.
+        path: output PNG path.
+    """
+    values = result["values"]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    x = values if numeric else list(range(len(values)))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for split, color in (("dev", "tab:blue"), ("test", "tab:orange")):
+        means = [r[f"{split}_mean"] for r in result["runs"]]
+        stds = [r[f"{split}_std"] for r in result["runs"]]
+        ax.errorbar(x, means, yerr=stds, fmt="o-", capsize=3, color=color, label=f"{result['model']} {split}")
+        ax.axhline(result["teacher"][split], ls="--", color=color, alpha=0.6, label=f"teacher {split}")
+    if numeric and min(values) > 0 and max(values) / min(values) >= 16:
+        ax.set_xscale("log", base=2)
+    if not numeric:
+        ax.set_xticks(x, [str(v) for v in values])
+    ax.set_xlabel(result["key"])
+    ax.set_ylabel(f"{result['metric']} (%)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

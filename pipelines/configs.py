@@ -22,6 +22,7 @@ PROFILES = {
     # The paper's hyperparameters (days of CPU time: use a GPU).
     "paper": dict(
         max_docs=None,
+        augment_multiplier=None,  # the dataset's (3× Reuters, 4× IMDB/AAPD, none for Yelp)
         teacher=dict(backbone="minilm", sequence_length=None, epochs=None, batch_size=16, learning_rate=2e-5),
         student=dict(sequence_length=1000, max_tokens=100000, word_vectors="random"),
         students=dict(
@@ -35,6 +36,7 @@ PROFILES = {
     # Fits in about 30 minutes on 2 CPU cores for Reuters (teacher and all students).
     "quick": dict(
         max_docs=None,
+        augment_multiplier=1,  # no transfer-set augmentation (it triples KD training time); --augment-multiplier 3
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="random"),
         students=dict(
@@ -48,6 +50,7 @@ PROFILES = {
     # Tiny models and data: about a minute. Used by the tests.
     "smoke": dict(
         max_docs=200,
+        augment_multiplier=1,
         teacher=dict(backbone="tiny", sequence_length=32, epochs=1, batch_size=16, learning_rate=1e-3, jit_compile=False),
         student=dict(sequence_length=40, max_tokens=2000, word_vectors="random"),
         students=dict(
@@ -76,12 +79,13 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
         profile: "quick", "paper" or "smoke".
         overrides: dict with any of `teacher` / `student` sub-dicts,
             `students` (name → sub-dict) and `alpha`, `temperature`, `seed`,
-            `seeds`, `max_docs`.
+            `seeds`, `max_docs`, `augment_multiplier`, `augment` (rates).
 
     Returns:
         A dict with `teacher`, `student` (settings shared by students),
         `students` (per-student epochs, learning rate, hyperparameters),
-        `alpha`, `temperature`, `seed`, `seeds`, `max_docs` and `paper`.
+        `alpha`, `temperature`, `seed`, `seeds`, `max_docs`, `augment_multiplier`
+        (transfer-set size; 1: no augmentation), `augment` and `paper`.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -97,6 +101,8 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
     config = dict(
         profile=profile, teacher=teacher, student=student, students=base["students"], alpha=paper["alpha"],
         temperature=1.0, seed=0, seeds=1, max_docs=base["max_docs"], paper=paper,
+        augment_multiplier=base["augment_multiplier"] or paper["augment_multiplier"],
+        augment=dict(p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20),
     )
     for key, value in (overrides or {}).items():
         if value is None:

@@ -1,7 +1,9 @@
 """The distillation pipeline:
 
-ExampleGen → TeacherTrainer → TeacherInference → StudentTrainer (each student,
-plain and distilled, each seed) → Baselines → Evaluator → Exporter.
+ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → StudentTrainer
+(each student, plain and distilled, each seed) → Baselines → Evaluator →
+Exporter. TransferSet (Beam: augmented train split with teacher logits) runs
+when the augment multiplier is above 1; distilled students then train on it.
 """
 
 import os
@@ -15,6 +17,7 @@ from components.exporter import Exporter
 from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
+from components.transfer_set import TransferSet
 
 REPORT_FILE = "report.json"
 DEFAULT_STUDENTS = ("lstm", "kimcnn", "lr")
@@ -22,7 +25,7 @@ BASELINES = ("lr", "svm")
 
 
 def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_id=None,
-                 multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, log=print):
+                 multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None, log=print):
     """Runs the whole job and writes `report.json` in the run directory.
 
     Args:
@@ -35,6 +38,7 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         force: recompute every component.
         students: student names to train, each without and with KD.
         baselines: also fit the scikit-learn LR and SVM baselines.
+        beam_args: Beam pipeline options for the TransferSet component.
 
     Returns:
         `(report, run_dir)`.
@@ -51,6 +55,12 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         raise
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
+    kd_inputs = {"examples": logits}
+    if config["augment_multiplier"] > 1:
+        kd_inputs["transfer_set"] = TransferSet(
+            multiplier=config["augment_multiplier"], augment_seed=config["seed"], beam_args=beam_args,
+            **config["augment"],
+        ).run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     trained = {}
     for student in students:
         settings = {**config["student"], **config["students"][student]}
@@ -61,7 +71,7 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
                 trained[f"{model}/seed{seed}"] = StudentTrainer(
                     name=f"StudentTrainer.{model}.seed{seed}", student=student, distill=distill,
                     alpha=config["alpha"], temperature=config["temperature"], seed=seed, **settings,
-                ).run({"examples": logits if distill else examples}, run_dir, force, log)
+                ).run(kd_inputs if distill else {"examples": examples}, run_dir, force, log)
     inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}
     if baselines:
         inputs["baselines"] = Baselines(kinds=list(BASELINES), seed=config["seed"]).run(

@@ -8,7 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from pipelines import configs, run
+from pipelines import configs, run, sweep
 from tests.conftest import make_docs, write_hedwig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,6 +63,34 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     assert seeds.returncode == 0, seeds.stderr[-3000:]
     row = json.load(open(os.path.join(out_dir, "custom", "seeds", "report.json")))["models"]["kd_lstm"]
     assert len(row["test_runs"]) == 2 and row["test_mean"] == sum(row["test_runs"]) / 2 and row["test_std"] >= 0
+    # A sweep over the finished run trains only students, one per value and seed.
+    run_dir = os.path.join(out_dir, "custom", "seeds")
+    out = subprocess.run([sys.executable, "-m", "pipelines.sweep", "--run-dir", run_dir, "--student", "lstm",
+                          "--vary", "alpha=0,2", "--seeds", "2", "--set", "epochs=1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.load(open(os.path.join(run_dir, "sweeps", "kd_lstm-alpha", "sweep.json")))
+    assert result["values"] == [0, 2] and [len(r["test_runs"]) for r in result["runs"]] == [2, 2]
+    assert os.path.exists(os.path.join(run_dir, "sweeps", "kd_lstm-alpha", "sweep.png"))
+    history = json.load(open(os.path.join(run_dir, "sweeps", "kd_lstm-alpha", "StudentTrainer.lstm.alpha2.seed1",
+                                          "history.json")))
+    assert len(history["history"]["loss"]) == 1
+    assert "alpha" in out.stdout and "teacher" in out.stdout
+
+
+@pytest.mark.slow
+def test_transfer_set_feeds_the_distilled_students(toy_dir, tmp_path):
+    out_dir = str(tmp_path / "runs")
+    result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
+                 "--students", "lr", "--no-baselines", "--augment-multiplier", "2",
+                 "--beam-args", "--runner=DirectRunner --direct_running_mode=in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = os.path.join(out_dir, "custom", "smoke")
+    stats = json.load(open(os.path.join(run_dir, "TransferSet", "transfer_set.json")))
+    assert stats["counters"]["documents_read"] == 160 and 160 < stats["records"] <= 320
+    kd = json.load(open(os.path.join(run_dir, "StudentTrainer.kd_lr.seed0", "metadata.json")))
+    plain = json.load(open(os.path.join(run_dir, "StudentTrainer.lr.seed0", "metadata.json")))
+    assert kd["inputs"]["transfer_set"].endswith("TransferSet") and "transfer_set" not in plain["inputs"]
 
 
 def test_malformed_row_stops_run_naming_file_and_line(tmp_path):
@@ -96,3 +124,18 @@ def test_configs_follow_the_paper():
     with pytest.raises(ValueError):
         configs.build_config("reuters", True, "huge")
     assert run.parser().parse_args(["--dataset", "reuters"]).profile == "quick"
+
+
+def test_sweep_arguments():
+    assert sweep.parse_assignment("alpha=0,0.5,true,random") == ("alpha", [0, 0.5, True, "random"])
+    with pytest.raises(Exception):
+        sweep.parse_assignment("alpha")
+    config = configs.build_config("reuters", True, "quick")
+    params = sweep.student_settings(config, "lstm", True, {"hidden_dim": 32, "alpha": 4.0})
+    assert params["hparams"]["hidden_dim"] == 32 and params["alpha"] == 4.0 and params["distill"]
+    assert config["students"]["lstm"]["hparams"]["hidden_dim"] == 96  # the run's config is not changed
+
+
+def test_sweep_without_a_run_is_a_clear_error(tmp_path, capsys):
+    assert sweep.main(["--run-dir", str(tmp_path), "--vary", "alpha=1"]) == 2
+    assert "pipelines.run" in capsys.readouterr().err

@@ -1,0 +1,309 @@
+"""The transfer set as an Apache Beam pipeline.
+
+train documents → POS tags (once per document) → the original plus augmented
+copies (`kdkeras.augment`) → duplicates dropped → teacher logits
+(`RunInference`, batched) → `tf.train.Example` → sharded gzip TFRecords.
+
+Each record holds `text`, `labels` (the source document's), `teacher_logits`,
+`source_id` (a hash of the source document's text, so ids do not depend on
+file order or sharding) and `augmentations` (the rules that changed it; empty
+for the original). The same graph runs on the DirectRunner and, unchanged,
+on Dataflow; see `pipelines/transfer_set.py` for the command line.
+
+Example:
+>>> import apache_beam as beam
+>>> with beam.Pipeline() as p:
+...     _ = (p | ReadExamples("run/ExampleGen/Split-train/data_tfrecord-*.gz", num_classes=90)
+...            | TransferSet(TeacherModelHandler("teacher.keras", "preprocessor"), multiplier=3)
+...            | WriteExamples("out/Split-train/data_tfrecord"))
+"""
+
+import collections
+import hashlib
+import logging
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+
+from kdkeras import augment
+
+NAMESPACE = "kdkeras.transfer_set"
+SOURCE_ID, AUGMENTATIONS = "source_id", "augmentations"
+COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed")
+_LOG_EVERY = 1000
+
+
+def document_id(text):
+    """A stable id for a document: the first 16 hex digits of its sha256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class _Progress:
+    """A Beam counter that also logs every `_LOG_EVERY` increments per worker."""
+
+    def __init__(self, name):
+        self.name = name
+        self.counter = beam.metrics.Metrics.counter(NAMESPACE, name)
+        self.seen = 0
+
+    def inc(self, n=1):
+        self.counter.inc(n)
+        before, self.seen = self.seen, self.seen + n
+        if before // _LOG_EVERY != self.seen // _LOG_EVERY:
+            logging.info("transfer set: %s %d (this worker)", self.name, self.seen)
+
+
+class _ParseExample(beam.DoFn):
+    def __init__(self, num_classes):
+        self.num_classes = num_classes
+
+    def setup(self):
+        self.read = _Progress("documents_read")
+
+    def process(self, record):
+        import tensorflow as tf
+
+        features = tf.train.Example.FromString(record).features.feature
+        text = features["text"].bytes_list.value[0].decode("utf-8")
+        labels = list(features["labels"].int64_list.value)
+        if len(labels) != self.num_classes:
+            raise ValueError(f"record with {len(labels)} labels, expected {self.num_classes}: {text[:60]!r}")
+        self.read.inc()
+        yield {"source_id": document_id(text), "text": text, "labels": labels}
+
+
+class ReadExamples(beam.PTransform):
+    """Reads ExampleGen-style gzip TFRecords into `{"source_id", "text", "labels"}` dicts.
+
+    Args:
+        file_pattern: e.g. `RUN/ExampleGen/Split-train/data_tfrecord-*.gz` (local or gs://).
+        num_classes: label bits per record.
+    """
+
+    def __init__(self, file_pattern, num_classes):
+        super().__init__()
+        self.file_pattern = file_pattern
+        self.num_classes = num_classes
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "ReadTFRecord" >> beam.io.ReadFromTFRecord(
+                self.file_pattern, compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+            | "Parse" >> beam.ParDo(_ParseExample(self.num_classes))
+        )
+
+
+class _Tag(beam.DoFn):
+    def setup(self):
+        self.tagger = augment.Tagger()
+        self.tagged = _Progress("documents_tagged")
+
+    def process(self, batch):
+        for doc, tagged in zip(batch, self.tagger.tag([d["text"] for d in batch])):
+            self.tagged.inc()
+            yield {**doc, "tagged": tagged}
+
+
+class _CountWords(beam.CombineFn):
+    """Merges per-document `{pos: Counter}` into the corpus's counts."""
+
+    def create_accumulator(self):
+        return collections.defaultdict(collections.Counter)
+
+    def add_input(self, acc, doc):
+        for pos, words in augment.PosSampler.count([doc["tagged"]]).items():
+            acc[pos].update(words)
+        return acc
+
+    def merge_accumulators(self, accs):
+        merged = self.create_accumulator()
+        for acc in accs:
+            for pos, words in acc.items():
+                merged[pos].update(words)
+        return merged
+
+    def extract_output(self, acc):
+        return {pos: dict(words) for pos, words in acc.items()}
+
+
+class _Augment(beam.DoFn):
+    def __init__(self, n_copies, config):
+        self.n_copies = n_copies
+        self.config = config
+        self._sampler_key = None
+
+    def setup(self):
+        self.made = _Progress("copies_made")
+
+    def process(self, doc, counts):
+        if self._sampler_key is not id(counts):  # one sampler per side-input value
+            self.sampler, self._sampler_key = augment.PosSampler(counts), id(counts)
+        base = {"source_id": doc["source_id"], "labels": doc["labels"]}
+        yield {**base, "copy": 0, "text": doc["text"], "augmentations": []}
+        if self.n_copies <= 0:
+            return
+        copies = augment.augment_document(doc["source_id"], doc["tagged"], self.n_copies, self.sampler, self.config)
+        self.made.inc(len(copies))
+        for c in copies:
+            yield {**base, "copy": c.index, "text": c.text, "augmentations": list(c.rules)}
+
+
+class _KeepFirst(beam.DoFn):
+    """Of records with one text, keeps originals first, then the lowest (source id, copy)."""
+
+    def setup(self):
+        self.dropped = _Progress("duplicates_dropped")
+
+    def process(self, item):
+        _, records = item
+        records = list(records)
+        if len(records) > 1:
+            self.dropped.inc(len(records) - 1)
+        yield min(records, key=lambda r: (r["copy"] > 0, r["source_id"], r["copy"]))
+
+
+class DropDuplicates(beam.PTransform):
+    """Drops records whose text another record already has (deterministically)."""
+
+    def expand(self, records):
+        return (
+            records
+            | "KeyByText" >> beam.Map(lambda r: (r["text"], r))
+            | "GroupByText" >> beam.GroupByKey()
+            | "KeepFirst" >> beam.ParDo(_KeepFirst())
+        )
+
+
+class _Teacher:
+    """The loaded teacher and its preprocessor (Beam's model cache needs a weak-referenceable object)."""
+
+    def __init__(self, model, preprocessor):
+        self.model = model
+        self.preprocessor = preprocessor
+
+
+class TeacherModelHandler(ModelHandler):
+    """RunInference handler: a Keras teacher (`.keras`) and its BERT preprocessor on raw text.
+
+    Beam's TensorFlow handlers need tensorflow_hub and take tensors; this one
+    takes the pipeline's records and returns one logits vector per record.
+    Paths may be local or gs:// (read through TensorFlow's file system).
+
+    Args:
+        model_path: the teacher's `.keras` file.
+        preprocessor_dir: folder written by `kdkeras.models.backbones.save_preprocessor`.
+        batch_size: largest batch handed to the model.
+    """
+
+    def __init__(self, model_path, preprocessor_dir, batch_size=64):
+        self.model_path = model_path
+        self.preprocessor_dir = preprocessor_dir
+        self.batch_size = batch_size
+
+    def load_model(self):
+        import keras
+
+        from kdkeras.models import backbones
+
+        model = keras.saving.load_model(self.model_path, compile=False)
+        return _Teacher(model, backbones.load_preprocessor(self.preprocessor_dir))
+
+    def run_inference(self, batch, model, inference_args=None):
+        import tensorflow as tf
+
+        inputs = model.preprocessor(tf.constant([r["text"] for r in batch]))
+        logits = np.asarray(model.model.predict_on_batch(inputs))
+        return [PredictionResult(r, row) for r, row in zip(batch, logits)]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
+
+    def share_model_across_processes(self):
+        return False
+
+
+class _ToExample(beam.DoFn):
+    def setup(self):
+        self.logits = _Progress("logits_computed")
+
+    def process(self, result):
+        import tensorflow as tf
+
+        from kdkeras.data import examples
+
+        r = result.example
+        example = examples.make_example(r["text"], r["labels"], result.inference)
+        features = example.features.feature
+        features[SOURCE_ID].bytes_list.value.append(r["source_id"].encode())
+        features[AUGMENTATIONS].bytes_list.value.extend(a.encode() for a in r["augmentations"])
+        self.logits.inc()
+        yield tf.train.Example.SerializeToString(example)
+
+
+class TransferSet(beam.PTransform):
+    """Documents → serialized `tf.train.Example`s of the transfer set.
+
+    Args:
+        model_handler: gives teacher logits for records (`TeacherModelHandler`).
+        multiplier: the transfer set is about `multiplier` × the input: the
+            original and up to `multiplier - 1` augmented copies per document.
+            1 means no augmentation (teacher logits only).
+        config: `kdkeras.augment.AugmentConfig`.
+        tag_batch_size: documents per POS-tagging batch.
+    """
+
+    def __init__(self, model_handler, multiplier=3, config=None, tag_batch_size=64):
+        super().__init__()
+        if multiplier < 1:
+            raise ValueError(f"multiplier must be at least 1, got {multiplier}")
+        self.model_handler = model_handler
+        self.multiplier = multiplier
+        self.config = config or augment.AugmentConfig()
+        self.tag_batch_size = tag_batch_size
+
+    def expand(self, docs):
+        if self.multiplier > 1:
+            tagged = (
+                docs
+                | "BatchForTagger" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.tag_batch_size)
+                | "Tag" >> beam.ParDo(_Tag())
+            )
+            counts = tagged | "CountPosWords" >> beam.CombineGlobally(_CountWords())
+            records = (
+                tagged
+                | "Augment" >> beam.ParDo(_Augment(self.multiplier - 1, self.config), beam.pvalue.AsSingleton(counts))
+                | "DropDuplicates" >> DropDuplicates()
+            )
+        else:
+            records = docs | "Originals" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+        return (
+            records
+            | "TeacherLogits" >> RunInference(self.model_handler)
+            | "ToExample" >> beam.ParDo(_ToExample())
+        )
+
+
+class WriteExamples(beam.PTransform):
+    """Writes serialized examples as `<prefix>-SSSSS-of-NNNNN.gz` gzip TFRecord shards."""
+
+    def __init__(self, file_path_prefix, num_shards=0):
+        super().__init__()
+        self.file_path_prefix = file_path_prefix
+        self.num_shards = num_shards
+
+    def expand(self, records):
+        return records | "WriteTFRecord" >> beam.io.WriteToTFRecord(
+            self.file_path_prefix, file_name_suffix=".gz", num_shards=self.num_shards,
+            compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+
+
+def counters(result):
+    """`{name: value}` of the transfer set's Beam counters from a finished `PipelineResult`."""
+    values = dict.fromkeys(COUNTERS, 0)
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(NAMESPACE))
+    for counter in query["counters"]:
+        name = counter.key.metric.name
+        values[name] = values.get(name, 0) + (counter.committed if counter.committed is not None else counter.attempted)
+    return values

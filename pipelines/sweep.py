@@ -1,0 +1,172 @@
+"""Student sweeps over a finished run: `python -m pipelines.sweep --run-dir RUN --vary alpha=0.25,1,4`.
+
+Trains one student per value of one setting (times seeds) against the
+run's stored examples and teacher logits, so the teacher is never
+retrained, scores every run with the Evaluator and writes
+`RUN/sweeps/<name>/sweep.json` and `sweep.png` (dev and test mean ± std
+against the value). Finished student artifacts are reused, so an interrupted
+sweep resumes.
+
+Examples (the paper's Figure 1 and a λ sweep):
+
+    python -m pipelines.sweep --run-dir saved_models/reuters/quick --student lstm --vary hidden_dim=32,64,128,256,512
+    python -m pipelines.sweep --run-dir saved_models/reuters/quick --student lstm --vary alpha=0,0.1,1 --seeds 3
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SWEEP_FILE = "sweep.json"
+# StudentTrainer parameters a sweep may vary; anything else is a student hyperparameter.
+TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "epochs", "batch_size", "learning_rate",
+                "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
+
+
+def parse_values(text):
+    """`"0.1,1,abc,true"` → `[0.1, 1, "abc", True]` (JSON scalars, else strings)."""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            values.append(json.loads(item))
+        except json.JSONDecodeError:
+            values.append(item)
+    return values
+
+
+def parse_assignment(text):
+    """`"key=v1,v2"` → `("key", [v1, v2])`."""
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,VALUE...], got {text!r}")
+    return key.strip(), parse_values(values)
+
+
+def student_settings(config, student, distill, overrides):
+    """StudentTrainer parameters for `student` from a run's config plus `overrides`."""
+    settings = {**config["student"], **config["students"][student]}
+    settings["hparams"] = dict(settings.get("hparams", {}))
+    params = dict(distill=distill, alpha=config["alpha"], temperature=config["temperature"])
+    for key, value in {**settings, **overrides}.items():
+        if key == "hparams":
+            continue
+        if key in TRAINER_KEYS:
+            params[key] = value
+        else:
+            settings["hparams"][key] = value
+    params["hparams"] = settings["hparams"]
+    return params
+
+
+def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, name=None, force=False, log=print):
+    """Trains `student` once per value of `key` (and seed) on a finished run's artifacts.
+
+    Args:
+        run_dir: a run directory written by `pipelines.run` (has report.json).
+        student: student name ("lstm", "kimcnn", "lr").
+        key: StudentTrainer parameter (e.g. "alpha", "temperature",
+            "epochs", "word_vectors", "distill") or student hyperparameter
+            (e.g. "hidden_dim").
+        values: the values of `key` to train with.
+        seeds: runs per value (seeds s..s+N-1 with s the run's seed).
+        distill: train with KD (unless `key` is "distill").
+        fixed: other settings held at a value for the whole sweep.
+        name: sweep directory name (default `<model>-<key>`).
+        force: retrain finished runs.
+
+    Returns:
+        `(result, sweep_dir)`; result is what `sweep.json` holds.
+    """
+    from components.base import Artifact, write_json
+    from components.evaluator import Evaluator
+    from components.student_trainer import StudentTrainer
+    from kdkeras import plots
+    from pipelines.pipeline import REPORT_FILE
+
+    report_path = os.path.join(run_dir, REPORT_FILE)
+    if not os.path.exists(report_path):
+        raise FileNotFoundError(f"{report_path}: not found; run `python -m pipelines.run` for this run first")
+    with open(report_path) as f:
+        config = json.load(f)["config"]
+    if student not in config["students"]:
+        raise ValueError(f"unknown student {student!r}; the run knows {', '.join(config['students'])}")
+    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
+    logits = Artifact(os.path.join(run_dir, "TeacherInference"))
+    teacher = Artifact(os.path.join(run_dir, "TeacherTrainer"))
+    kd_inputs = {"examples": logits}
+    if config.get("augment_multiplier", 1) > 1:  # the run's distilled students trained on its transfer set
+        kd_inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
+    model = ("kd_" if distill and key != "distill" else "") + student
+    sweep_dir = os.path.join(run_dir, "sweeps", name or f"{model}-{key}")
+    trained = {}
+    for value in values:
+        params = student_settings(config, student, distill, {**(fixed or {}), key: value})
+        tag = f"{key}={value}"
+        for k in range(seeds):
+            seed = config["seed"] + k
+            trained[f"{tag}/seed{seed}"] = StudentTrainer(
+                name=f"StudentTrainer.{student}.{key}{value}.seed{seed}", student=student, seed=seed, **params,
+            ).run(kd_inputs if params["distill"] else {"examples": examples}, sweep_dir, force, log)
+    evaluation = Evaluator().run(
+        {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}, sweep_dir, force, log
+    )
+    rows = evaluation.metadata["results"]["models"]
+    result = {
+        "run_dir": run_dir, "student": student, "model": model, "key": key, "fixed": fixed or {},
+        "metric": evaluation.metadata["results"]["metric"], "teacher": rows["teacher"],
+        "values": values, "runs": [rows[f"{key}={v}"] for v in values],
+    }
+    write_json(os.path.join(sweep_dir, SWEEP_FILE), result)
+    plots.sweep(result, os.path.join(sweep_dir, "sweep.png"))
+    return result, sweep_dir
+
+
+def format_sweep(result):
+    lines = [f"{result['model']} over {result['key']} ({result['metric']} in %, mean ± std over seeds)",
+             f"{result['key']:>16} {'dev':>14} {'test':>14} {'params':>11}"]
+    for value, row in zip(result["values"], result["runs"]):
+        lines.append(f"{str(value):>16} {row['dev_mean']:7.2f} ± {row['dev_std']:4.2f} "
+                     f"{row['test_mean']:7.2f} ± {row['test_std']:4.2f} {row['params']:11,d}")
+    t = result["teacher"]
+    lines.append(f"{'teacher':>16} {t['dev']:14.2f} {t['test']:14.2f} {t['params']:11,d}")
+    return "\n".join(lines)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m pipelines.sweep", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run")
+    p.add_argument("--student", default="lstm", choices=["lstm", "kimcnn", "lr"])
+    p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
+                   help="the setting to sweep: " + ", ".join(TRAINER_KEYS) + ", or a student hyperparameter")
+    p.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="KEY=VALUE",
+                   help="hold another setting at a value (repeatable)")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--no-kd", action="store_true", help="train without distillation")
+    p.add_argument("--name", help="sweep directory name under RUN/sweeps/")
+    p.add_argument("--force", action="store_true")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    key, values = args.vary
+    fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
+    try:
+        result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd, fixed,
+                                      args.name, args.force)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print()
+    print(format_sweep(result))
+    print(f"\nsweep: {os.path.join(sweep_dir, SWEEP_FILE)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The Beam transfer set on a tiny dataset with a tiny teacher."""
+
+import collections
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.example_gen import ExampleGen, read_split
+from components.teacher_trainer import TeacherTrainer, load_teacher
+from components.transfer_set import TransferSet, beam_options, build_pipeline
+from kdkeras import augment, training
+from kdkeras import transfer_set as ts
+from kdkeras.data import examples
+from tests.conftest import make_docs, write_hedwig
+
+IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ts")
+    # Two-sentence documents, with one exact duplicate pair.
+    rows = [(bits, f"{text} {make_docs(1, 100 + i)[0][1].capitalize()}") for i, (bits, text) in enumerate(make_docs(40))]
+    rows.append(rows[0])
+    data = write_hedwig(str(root / "data"), {"train": rows, "dev": make_docs(10, 1), "test": make_docs(10, 2)})
+    ex = ExampleGen(dataset="custom", data_dir=data).run({}, str(root / "run"), log=lambda *_: None)
+    teacher = TeacherTrainer(backbone="tiny", sequence_length=32, epochs=1, jit_compile=False).run(
+        {"examples": ex}, str(root / "run"), log=lambda *_: None)
+    return root, ex, teacher
+
+
+def read_records(artifact):
+    records = []
+    for raw in tf.data.TFRecordDataset(examples.shard_files(artifact.path("Split-train")), compression_type="GZIP"):
+        f = tf.train.Example.FromString(raw.numpy()).features.feature
+        records.append({
+            "text": f["text"].bytes_list.value[0].decode(),
+            "labels": list(f["labels"].int64_list.value),
+            "logits": np.array(f["teacher_logits"].float_list.value),
+            "source_id": f["source_id"].bytes_list.value[0].decode(),
+            "augmentations": [a.decode() for a in f["augmentations"].bytes_list.value],
+        })
+    return records
+
+
+def test_transfer_set_records_round_trip_with_the_right_counts(upstream):
+    root, ex, teacher = upstream
+    artifact = TransferSet(multiplier=3, beam_args=IN_MEMORY).run(
+        {"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    stats = artifact.metadata["results"]
+    counters = stats["counters"]
+    assert counters["documents_read"] == 41 and counters["documents_tagged"] == 41
+    records = read_records(artifact)
+    # 40 distinct documents (+1 duplicate) x 3, duplicates dropped: the duplicate's original and its
+    # copies (seeded by the same text-derived id) coincide with the first one's.
+    assert len(records) == stats["records"] == counters["logits_computed"] == 120
+    assert counters["duplicates_dropped"] == 3 and counters["copies_made"] == 82
+    assert len({r["text"] for r in records}) == len(records)
+    by_source = collections.defaultdict(list)
+    for r in records:
+        by_source[r["source_id"]].append(r)
+    assert len(by_source) == 40 and all(len(v) == 3 for v in by_source.values())
+    for group in by_source.values():
+        original = [r for r in group if not r["augmentations"]]
+        assert len(original) == 1 and ts.document_id(original[0]["text"]) == group[0]["source_id"]
+        assert all(r["labels"] == original[0]["labels"] for r in group)
+        assert all(set(r["augmentations"]) <= set(augment.RULES) for r in group)
+    # Stored logits are the teacher's logits for the stored text.
+    model, preprocessor = load_teacher(teacher)
+    expected = training.predict_logits(model, preprocessor, [r["text"] for r in records])
+    np.testing.assert_allclose(np.stack([r["logits"] for r in records]), expected, atol=1e-4)
+    # Students read it like any split, logits included.
+    split, logits = read_split(artifact, "train", with_logits=True)
+    assert len(split) == 120 and logits.shape == (120, 3)
+
+
+def test_multiplier_one_is_the_train_split_with_logits(upstream):
+    root, ex, teacher = upstream
+    artifact = TransferSet(name="TransferSet1", multiplier=1, beam_args=IN_MEMORY).run(
+        {"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    records = read_records(artifact)
+    assert len(records) == 41 and not any(r["augmentations"] for r in records)
+
+
+@pytest.mark.slow
+def test_multi_process_runner_gives_the_same_records(upstream):
+    root, ex, teacher = upstream
+    kwargs = dict(multiplier=3, p_shuffle=1.0)
+    single = TransferSet(name="single", beam_args=IN_MEMORY, **kwargs).run(
+        {"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    multi = TransferSet(name="multi", beam_args=None, **kwargs).run(  # default: multi-processing workers
+        {"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    key = lambda r: r["text"]  # noqa: E731
+    a, b = sorted(read_records(single), key=key), sorted(read_records(multi), key=key)
+    assert [r["text"] for r in a] == [r["text"] for r in b]
+    np.testing.assert_allclose(np.stack([r["logits"] for r in a]), np.stack([r["logits"] for r in b]), atol=1e-5)
+
+
+def test_dataflow_options_and_graph_build_without_network(upstream):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions
+
+    root, _, teacher = upstream
+    try:  # gs:// paths need the `dataflow` extra (apache-beam[gcp]); the graph is the same with local ones
+        import apache_beam.io.gcp.gcsfilesystem  # noqa: F401
+
+        base = "gs://my-bucket/run"
+    except ImportError:
+        base = str(root / "run")
+    options = beam_options([
+        "--runner=DataflowRunner", "--project=my-project", "--region=europe-west4",
+        "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py",
+    ])
+    assert options.view_as(GoogleCloudOptions).project == "my-project"
+    assert options.view_as(SetupOptions).setup_file == "./setup.py"
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, f"{base}/ExampleGen/Split-train/data_tfrecord-*.gz", 3, teacher.uri,
+                   f"{base}/TransferSetDataflow/Split-train/data_tfrecord", 3, augment.AugmentConfig())
+    names = [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
+    for step in ("ReadExamples", "TransferSet/Tag", "TransferSet/Augment", "TransferSet/DropDuplicates",
+                 "TransferSet/TeacherLogits", "TransferSet/ToExample", "WriteExamples"):
+        assert any(n.startswith(step) for n in names), step
