@@ -12,6 +12,8 @@ from kdkeras import transfer_set as ts
 from kdkeras.data import examples
 
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner", "--direct_running_mode=multi_processing")
+# Worker processes keep the transfer set's progress lines but not Beam's own start/stop chatter.
+QUIET_WORKERS = '--sdk_harness_log_level_overrides={"apache_beam": "WARNING", "__main__": "WARNING"}'
 
 
 def beam_options(beam_args=None):
@@ -21,6 +23,8 @@ def beam_options(beam_args=None):
     args = list(beam_args) if beam_args else list(DEFAULT_BEAM_ARGS)
     if not any(a.startswith("--direct_num_workers") for a in args):
         args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+    if not any(a.startswith("--sdk_harness_log_level_overrides") for a in args):
+        args.append(QUIET_WORKERS)
     return PipelineOptions(args)
 
 

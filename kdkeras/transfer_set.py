@@ -29,6 +29,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 from kdkeras import augment
 
 NAMESPACE = "kdkeras.transfer_set"
+_log = logging.getLogger(NAMESPACE)
 SOURCE_ID, AUGMENTATIONS = "source_id", "augmentations"
 COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed")
 _LOG_EVERY = 1000
@@ -51,7 +52,7 @@ class _Progress:
         self.counter.inc(n)
         before, self.seen = self.seen, self.seen + n
         if before // _LOG_EVERY != self.seen // _LOG_EVERY:
-            logging.info("transfer set: %s %d (this worker)", self.name, self.seen)
+            _log.info("transfer set: %s %d (this worker)", self.name, self.seen)
 
 
 class _ParseExample(beam.DoFn):
@@ -92,6 +93,8 @@ class ReadExamples(beam.PTransform):
             | "ReadTFRecord" >> beam.io.ReadFromTFRecord(
                 self.file_pattern, compression_type=beam.io.filesystem.CompressionTypes.GZIP)
             | "Parse" >> beam.ParDo(_ParseExample(self.num_classes))
+            # A few big shards would keep all work in one bundle: spread documents over the workers.
+            | "Spread" >> beam.Reshuffle()
         )
 
 

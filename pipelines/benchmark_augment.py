@@ -54,6 +54,7 @@ def run(dataset, data_dir, n_docs, workers, multiplier, output):
     started = time.time()
     docs = tagger.tag(texts)
     tag_s = time.time() - started
+    spacy_tokens = sum(len(t) for d in docs for t in d)
     sampler = augment.PosSampler.from_documents(docs)
     config = augment.AugmentConfig()
     started = time.time()
@@ -64,6 +65,7 @@ def run(dataset, data_dir, n_docs, workers, multiplier, output):
         "multiplier": multiplier, "cpu_count": os.cpu_count(),
         "one_process": {
             "tag_docs_per_s": round(len(texts) / tag_s, 2), "tag_tokens_per_s": round(tokens / tag_s),
+            "tag_spacy_tokens_per_s": round(spacy_tokens / tag_s),
             "augment_docs_per_s": round(len(texts) / aug_s, 2), "copies": copies,
             "tag_and_augment_docs_per_s": round(len(texts) / (tag_s + aug_s), 2),
         },
