@@ -2,7 +2,7 @@
 
 ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → StudentTrainer
 (each student, plain and distilled, each seed) → Baselines → Evaluator →
-Exporter. TransferSet (Beam: augmented train split with teacher logits) runs
+Exporter → Pusher. TransferSet (Beam: augmented train split with teacher logits) runs
 when the augment multiplier is above 1; distilled students then train on it.
 """
 
@@ -14,6 +14,7 @@ from components.baselines import Baselines
 from components.evaluator import Evaluator
 from components.example_gen import ExampleGen
 from components.exporter import Exporter
+from components.pusher import Pusher
 from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
@@ -79,7 +80,9 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     evaluation = Evaluator().run(inputs, run_dir, force, log)
     first = {key.split("/")[0]: a for key, a in reversed(list(trained.items()))}
     to_export = {name: a for name, a in first.items() if name.startswith("kd_")}
-    Exporter().run({"examples": examples, "students": to_export}, run_dir, force, log)
+    exports = Exporter().run({"examples": examples, "students": to_export}, run_dir, force, log)
+    Pusher(serving_dir=os.path.join(output_dir, dataset, "serving")).run(
+        {"exports": exports, "evaluation": evaluation}, run_dir, force, log)
     results = evaluation.metadata["results"]
     report = {
         "dataset": dataset,

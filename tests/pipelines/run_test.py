@@ -42,7 +42,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
         assert 0 <= row["dev"] <= 100 and 0 <= row["test"] <= 100 and row["params"] > 0
     assert report["models"]["kd_lstm"]["test_runs"] == [report["models"]["kd_lstm"]["test"]]
     assert "kd_lstm" in result.stdout and "teacher" in result.stdout
-    components = ["ExampleGen", "TeacherTrainer", "TeacherInference", "Baselines", "Evaluator", "Exporter"]
+    components = ["ExampleGen", "TeacherTrainer", "TeacherInference", "Baselines", "Evaluator", "Exporter", "Pusher"]
     components += [f"StudentTrainer.{kd}{s}.seed0" for s in students for kd in ("", "kd_")]
     for component in components:
         meta = json.load(open(os.path.join(run_dir, component, "metadata.json")))
@@ -53,6 +53,9 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
         probs = saved.signatures["serving_default"](texts=tf.constant(["crude oil barrels", "wheat harvest"]))
         probs = probs["probabilities"].numpy()
         assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all()
+    # The first push of each distilled student is blessed and served as version 1.
+    for student in students:
+        assert os.path.exists(os.path.join(out_dir, "custom", "serving", "kd_" + student, "1", "saved_model"))
     # A second run reuses every artifact and reproduces the report.
     again = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
     assert again.returncode == 0 and again.stdout.count("up to date") == len(components)
