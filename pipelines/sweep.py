@@ -62,7 +62,8 @@ def student_settings(config, student, distill, overrides):
     return params
 
 
-def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, name=None, force=False, log=print):
+def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, name=None, force=False, log=print,
+              command=None):
     """Trains `student` once per value of `key` (and seed) on a finished run's artifacts.
 
     Args:
@@ -77,6 +78,8 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
         fixed: other settings held at a value for the whole sweep.
         name: sweep directory name (default `<model>-<key>`).
         force: retrain finished runs.
+        log: progress printer.
+        command: the command line, kept in sweep.json.
 
     Returns:
         `(result, sweep_dir)`; result is what `sweep.json` holds.
@@ -118,7 +121,7 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     result = {
         "run_dir": run_dir, "student": student, "model": model, "key": key, "fixed": fixed or {},
         "metric": evaluation.metadata["results"]["metric"], "teacher": rows["teacher"],
-        "values": values, "runs": [rows[f"{key}={v}"] for v in values],
+        "values": values, "runs": [rows[f"{key}={v}"] for v in values], "command": command,
     }
     write_json(os.path.join(sweep_dir, SWEEP_FILE), result)
     plots.sweep(result, os.path.join(sweep_dir, "sweep.png"))
@@ -152,13 +155,19 @@ def parser():
     return p
 
 
+def _command_line(argv):
+    import shlex
+
+    return "python -m pipelines.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     key, values = args.vary
     fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
     try:
         result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd, fixed,
-                                      args.name, args.force)
+                                      args.name, args.force, command=_command_line(argv))
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

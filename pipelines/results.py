@@ -1,0 +1,128 @@
+"""Results tables from results files: `python -m pipelines.results [--check]`.
+
+Reads the run reports copied into `docs/results/` (`table2_<dataset>.json`,
+a `report.json` of `pipelines.run` plus a `command` and `machine` entry)
+and sweep files (`sweep_*.json` from `pipelines.sweep`), and writes the
+tables of `docs/results.md` between its `<!-- results:begin -->` and
+`<!-- results:end -->` markers, so every number on that page comes from a
+file a script wrote. `--check` exits 1 when the page is out of date.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+RESULTS_DIR = os.path.join("docs", "results")
+PAGE = os.path.join("docs", "results.md")
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+# The paper's test scores (Reuters micro-F1 / IMDB accuracy), Table 2 of Adhikari et al.
+PAPER = {
+    "reuters": {"teacher": 89.0, "svm": 86.1, "lr": 74.8, "kd_lr": 83.7, "kimcnn": 80.8, "kd_kimcnn": 87.0,
+                "lstm": 87.0, "kd_lstm": 88.9},
+    "imdb": {"teacher": 54.2, "lr": 43.4, "kd_lr": 43.3, "kimcnn": 42.7, "kd_kimcnn": 48.3, "lstm": 52.8,
+             "kd_lstm": 53.7},
+}
+ROWS = [
+    ("teacher", "Teacher (DocBERT)", "BERT-base"),
+    ("svm", "SVM (scikit-learn, tf-idf)", "SVM"),
+    ("sklearn_lr", "LR (scikit-learn, tf-idf)", "—"),
+    ("lr", "LR student (Keras, tf-idf)", "LR"),
+    ("kd_lr", "KD-LR", "KD-LR"),
+    ("kimcnn", "KimCNN", "KimCNN"),
+    ("kd_kimcnn", "KD-KimCNN", "KD-KimCNN"),
+    ("lstm", "reg-LSTM", "LSTM-reg"),
+    ("kd_lstm", "KD-LSTM", "KD-LSTM"),
+]
+
+
+def _cell(row, split):
+    runs = row.get(f"{split}_runs") or [row[split]]
+    if len(runs) > 1:
+        return f"{row[f'{split}_mean']:.2f} ± {row[f'{split}_std']:.2f}"
+    return f"{row[split]:.2f}"
+
+
+def table2(result):
+    """Markdown Table 2 (dev, test mean ± std, params, paper) for one results file."""
+    dataset = result["dataset"]
+    paper = PAPER.get(dataset, {})
+    metric = {"micro_f1": "micro-F1", "accuracy": "accuracy"}.get(result["metric"], result["metric"])
+    lines = [f"| model | params | dev {metric} | test {metric} | seeds | paper test |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for key, label, paper_name in ROWS:
+        row = result["models"].get(key)
+        if row is None:
+            continue
+        seeds = len(row.get("test_runs") or [row["test"]])
+        reference = f"{paper[key]:.1f} ({paper_name})" if key in paper else "—"
+        lines.append(f"| {label} | {row['params'] / 1e6:.1f}M | {_cell(row, 'dev')} | {_cell(row, 'test')} | "
+                     f"{seeds} | {reference} |")
+    return "\n".join(lines)
+
+
+def sweep_table(result):
+    lines = [f"| {result['key']} | dev | test | seeds |", "|---|---:|---:|---:|"]
+    for value, row in zip(result["values"], result["runs"]):
+        lines.append(f"| {value} | {_cell(row, 'dev')} | {_cell(row, 'test')} | {len(row['test_runs'])} |")
+    return "\n".join(lines)
+
+
+def render(results_dir=RESULTS_DIR):
+    """The generated part of the results page."""
+    parts = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "table2_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        name = os.path.splitext(os.path.basename(path))[0]
+        parts.append(f"### {name}: {result['dataset']} ({result.get('title', result['profile'] + ' profile')})\n")
+        parts.append(f"Command: `{result['command']}`  \nMachine: {result['machine']}  \n"
+                     f"Source: `{os.path.relpath(path, os.path.dirname(results_dir))}`\n")
+        parts.append(table2(result) + "\n")
+    for path in sorted(glob.glob(os.path.join(results_dir, "sweep_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        name = os.path.splitext(os.path.basename(path))[0]
+        title = f"{result['model']} over {result['key']}"
+        if result.get("fixed"):
+            title += " (" + ", ".join(f"{k}={v}" for k, v in result["fixed"].items()) + ")"
+        parts.append(f"### {name}: {title}\n")
+        parts.append(f"Command: `{result.get('command', '')}`  \nSource: "
+                     f"`{os.path.relpath(path, os.path.dirname(results_dir))}`; teacher dev/test "
+                     f"{result['teacher']['dev']:.2f} / {result['teacher']['test']:.2f}\n")
+        parts.append(sweep_table(result) + "\n")
+    return "\n".join(parts)
+
+
+def update(page=PAGE, results_dir=RESULTS_DIR, check=False):
+    """Rewrites the generated block of `page`; returns True when it changed (or would)."""
+    with open(page) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{page}: missing the {BEGIN} / {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{render(results_dir)}\n{END}{tail}"
+    changed = new != text
+    if changed and not check:
+        with open(page, "w") as f:
+            f.write(new)
+    return changed
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m pipelines.results", description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="exit 1 when docs/results.md is out of date")
+    args = p.parse_args(argv)
+    changed = update(check=args.check)
+    if args.check and changed:
+        print(f"{PAGE} is out of date: run python -m pipelines.results", file=sys.stderr)
+        return 1
+    print(f"{PAGE} {'updated' if changed else 'up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
