@@ -1,28 +1,189 @@
-"""Exporter: writes a student as a SavedModel that serves raw text."""
+"""Exporter: serving bundles (SavedModel on raw text, TFLite float/int8) with a model card."""
 
 import os
+import time
 
-from components.base import Component, ComponentSpec
-from components.example_gen import load_schema
+import numpy as np
+
+from components.base import Component, ComponentSpec, write_json
+from components.example_gen import load_schema, read_split
 from components.student_trainer import load_student
-from kdkeras import export
+from kdkeras import export, metrics, predict, tflite, training
+
+FORMATS = {"saved_model": "saved_model", "tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
+           "tflite_full_int8": "model_full_int8.tflite"}
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def _latency_ms(predictor, texts):
+    predictor.predict_proba(texts[:5])  # warm-up
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        predictor.predict_proba([text])
+        timings.append(time.perf_counter() - started)
+    return 1000 * float(np.median(timings))
 
 
 class Exporter(Component):
-    """Exports each student to `<student>/saved_model/` (raw strings → probabilities)."""
+    """Writes a serving bundle per student under `<student>/`.
+
+    Each bundle holds `saved_model/` (`serving_default`: a batch of raw
+    strings → probabilities, tokenisation inside the graph),
+    `model.tflite` (float32), `model_int8.tflite` (dynamic-range quantised)
+    and, where it keeps the float model's decisions on at least
+    `min_agreement` of the test documents, `model_full_int8.tflite`
+    (integer activations, calibrated on training documents; the reg-LSTM has
+    none: TFLite's calibrator cannot run its loop). The `.tflite` files
+    take word ids or tf-idf values; `tokenizer/`, `labels.txt` and
+    `serving.json` beside them let `kdkeras.predict` (and a device) tokenise
+    exactly like Keras. `model_card.md` lists data, scores, sizes, latency,
+    labels, intended use and limits; `formats.json` has the numbers.
+
+    Inputs:
+        examples: the ExampleGen artifact (labels, test documents).
+        students: `{name: StudentTrainer artifact}`.
+        evaluation: optional Evaluator artifact (scores for the model card).
+
+    Parameters:
+        tflite: also write the `.tflite` files.
+        max_docs: test documents used to compare formats with Keras.
+        latency_docs: documents timed one at a time (batch 1).
+        min_agreement: share of test documents whose predicted labels must
+            match the Keras model for the full-integer model to be kept.
+    """
 
     SPEC = ComponentSpec(
         inputs=("examples", "students"),
-        parameters=dict(),
-        description="SavedModels for serving",
+        optional_inputs=("evaluation",),
+        parameters=dict(tflite=True, max_docs=1000, latency_docs=50, min_agreement=0.99),
+        description="serving bundles: SavedModel, TFLite, model card",
     )
 
     def execute(self, inputs, output_dir, work_dir):
-        multi_label = load_schema(inputs["examples"])["multi_label"]
-        exported = {}
+        p = self.parameters
+        schema = load_schema(inputs["examples"])
+        multi_label = schema["multi_label"]
+        test, _ = read_split(inputs["examples"], "test")
+        train, _ = read_split(inputs["examples"], "train")
+        texts, labels = test.texts[: p["max_docs"]], test.labels[: p["max_docs"]]
+        scores = inputs["evaluation"].metadata["results"]["models"] if "evaluation" in inputs else {}
+        exported, formats = {}, {}
         for name, artifact in inputs["students"].items():
             student, tokenizer = load_student(artifact)
-            path = os.path.join(output_dir, name, "saved_model")
-            export.export_saved_model(student, tokenizer, multi_label, path)
-            exported[name] = os.path.relpath(path, output_dir)
-        return {"saved_models": exported}
+            bundle = os.path.join(output_dir, name)
+            export.export_saved_model(student, tokenizer, multi_label, os.path.join(bundle, FORMATS["saved_model"]))
+            predict.write_serving_assets(bundle, tokenizer, schema["label_names"], multi_label)
+            keras_probs = _probabilities(student, tokenizer, texts, multi_label)
+            rows = {"keras": {"test": _score(labels, keras_probs, multi_label)}}
+            paths = [("saved_model", None)]
+            if p["tflite"]:
+                paths += [("tflite", None), ("tflite_int8", "dynamic"), ("tflite_full_int8", "int8")]
+            for fmt, quantization in paths:
+                path = os.path.join(bundle, FORMATS[fmt])
+                if fmt != "saved_model":
+                    try:
+                        tflite.export_tflite(student, tokenizer, multi_label, path, quantization=quantization,
+                                             representative_texts=train.texts)
+                    except ValueError as e:  # full-integer quantisation unsupported for this student
+                        rows[fmt] = {"skipped": str(e).splitlines()[0]}
+                        continue
+                predictor = predict.Predictor.load(path, num_threads=1)
+                probs = predictor.predict_proba(texts)
+                agreement = _agreement(predictor, probs, keras_probs)
+                row = {
+                    "file": FORMATS[fmt], "bytes": _size(path), "agreement_with_keras": agreement,
+                    "max_abs_diff": float(np.abs(probs - keras_probs).max()),
+                    "test": _score(labels, probs, multi_label),
+                    "latency_ms_batch1_1thread": _latency_ms(predictor, texts[: p["latency_docs"]]),
+                }
+                if fmt == "tflite_full_int8" and agreement < p["min_agreement"]:
+                    os.remove(path)
+                    row = {"skipped": f"agreement with Keras {agreement:.3f} < {p['min_agreement']}", **row}
+                rows[fmt] = row
+                print(f"[{self.name}] {name} {fmt}: {row.get('bytes', 0) / 1e6:.2f} MB, "
+                      f"agreement {agreement:.4f}, test {row['test']:.2f}, "
+                      f"{row['latency_ms_batch1_1thread']:.3f} ms/doc", flush=True)
+            write_json(os.path.join(bundle, "formats.json"), rows)
+            _write_model_card(os.path.join(bundle, "model_card.md"), name, schema, rows, scores,
+                              student.count_params(), len(texts))
+            exported[name] = os.path.relpath(os.path.join(bundle, FORMATS["saved_model"]), output_dir)
+            formats[name] = rows
+        return {"saved_models": exported, "formats": formats}
+
+
+def _probabilities(student, tokenizer, texts, multi_label):
+    logits = training.predict_logits(student, tokenizer, texts, 256)
+    return 1 / (1 + np.exp(-logits)) if multi_label else _softmax(logits)
+
+
+def _score(labels, probabilities, multi_label):
+    # metrics.score thresholds logits at 0: p > 0.5 is p - 0.5 > 0; the argmax is the same either way.
+    return metrics.score(labels, probabilities - 0.5 if multi_label else probabilities, multi_label)
+
+
+def _softmax(logits):
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _agreement(predictor, probs, reference):
+    """Share of documents whose predicted label sets are identical."""
+    same = [predictor.decide(a) == predictor.decide(b) for a, b in zip(probs, reference)]
+    return float(np.mean(same))
+
+
+def _write_model_card(path, name, schema, rows, scores, params, n_docs):
+    metric = schema["metric"]
+    score = scores.get(name, {})
+    lines = [
+        f"# Model card: {name} ({schema['dataset']})",
+        "",
+        "## Model",
+        f"A {'distilled ' if name.startswith('kd_') else ''}student document classifier "
+        f"({name.removeprefix('kd_')}), {params:,} parameters, "
+        f"{'multi-label (sigmoid per label, threshold 0.5)' if schema['multi_label'] else 'single-label (softmax)'}. "
+        "Input: raw English text (SavedModel) or word ids / tf-idf values from the bundled tokenizer (TFLite).",
+        "",
+        "## Data",
+        f"Dataset `{schema['dataset']}`: " + ", ".join(f"{k} {v:,}" for k, v in schema["rows"].items())
+        + f" documents, {schema['num_classes']} labels.",
+        "",
+        "## Metrics",
+        f"{metric} in %" + (f": dev {score['dev']:.2f}, test {score['test']:.2f}"
+                            + (f" (mean of {len(score['test_runs'])} seeds)" if len(score.get("test_runs", [])) > 1
+                               else "") if score else ": see formats below"),
+        "",
+        f"| format | file | size (MB) | test {metric} | agreement with Keras | latency (ms/doc, batch 1, 1 thread) |",
+        "|---|---|---:|---:|---:|---:|",
+        f"| Keras | student.keras | — | {rows['keras']['test']:.2f} | 1.0000 | — |",
+    ]
+    for fmt, row in rows.items():
+        if fmt == "keras":
+            continue
+        if "bytes" not in row:
+            lines.append(f"| {fmt} | — | — | — | — | skipped: {row['skipped']} |")
+            continue
+        note = " (not kept)" if "skipped" in row else ""
+        lines.append(f"| {fmt}{note} | {row['file']} | {row['bytes'] / 1e6:.2f} | {row['test']:.2f} | "
+                     f"{row['agreement_with_keras']:.4f} | {row['latency_ms_batch1_1thread']:.3f} |")
+    lines += [
+        f"\nFormats compared on the first {n_docs} test documents; agreement = identical predicted label sets.",
+        "",
+        "## Labels",
+        ", ".join(schema["label_names"]),
+        "",
+        "## Intended use and limits",
+        f"Topic/label assignment for documents like those of `{schema['dataset']}` (English, same domain and time). "
+        "Not for other languages, domains or label sets without retraining; scores on other data will be lower. "
+        "Words outside the training vocabulary are ignored (out-of-vocabulary id); the reg-LSTM and KimCNN read "
+        "the first `sequence_length` words only (see tokenizer/tokenizer.json). Quantised models can change a "
+        "few decisions (see agreement). Labels inherit the biases of the training annotations.",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")

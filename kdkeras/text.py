@@ -79,8 +79,9 @@ class WordTokenizer:
     def __call__(self, texts):
         if self.output_mode == "tf_idf":
             return self.layer(texts)
-        ids = self.layer(texts)[:, : self.sequence_length]
-        return tf.cast(ids.to_tensor(), tf.int32)
+        ids = tf.cast(self.layer(texts)[:, : self.sequence_length].to_tensor(), tf.int32)
+        # At least one (padding) id per row: a batch of empty texts must not give zero time steps.
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
 
     def save(self, directory):
         """Writes `vocabulary.txt` (+ `idf.txt`) and `tokenizer.json` to `directory`."""

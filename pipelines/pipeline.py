@@ -80,7 +80,8 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     evaluation = Evaluator().run(inputs, run_dir, force, log)
     first = {key.split("/")[0]: a for key, a in reversed(list(trained.items()))}
     to_export = {name: a for name, a in first.items() if name.startswith("kd_")}
-    exports = Exporter().run({"examples": examples, "students": to_export}, run_dir, force, log)
+    exports = Exporter().run({"examples": examples, "students": to_export, "evaluation": evaluation},
+                             run_dir, force, log)
     Pusher(serving_dir=os.path.join(output_dir, dataset, "serving")).run(
         {"exports": exports, "evaluation": evaluation}, run_dir, force, log)
     results = evaluation.metadata["results"]

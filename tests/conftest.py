@@ -1,5 +1,6 @@
 """Shared fixtures: tiny datasets written by the tests themselves."""
 
+import functools
 import gzip
 import os
 
@@ -62,3 +63,35 @@ def toy_dir(tmp_path):
         str(tmp_path / "toy"),
         {"train": make_docs(160, 0), "dev": make_docs(40, 1), "test": make_docs(40, 2)},
     )
+
+
+TINY_STUDENTS = {
+    "lstm": dict(embedding_dim=16, hidden_dim=16, dropout=0.0),
+    "kimcnn": dict(embedding_dim=16, filters=8, dropout=0.0),
+    "lr": dict(),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def train_toy_student(name, multi_label=True, epochs=3, sequence_length=40):
+    """`(student, tokenizer, texts)`: a tiny student briefly trained on `make_docs` (outputs not trivial).
+
+    Cached per test process: callers must not train or modify the student.
+    """
+    import keras
+
+    from kdkeras.models import build_student, get_student
+    from kdkeras.text import WordTokenizer
+
+    rows = make_docs(240, seed=3, multi_label=multi_label)
+    texts = [t for _, t in rows]
+    labels = np.array([[int(b) for b in bits] for bits, _ in rows], "float32")
+    spec = get_student(name)
+    tokenizer = WordTokenizer.adapt(texts, 500, sequence_length, spec.features)
+    keras.utils.set_random_seed(0)
+    student = build_student(name, tokenizer.vocabulary_size, labels.shape[1], seed=0, **TINY_STUDENTS[name])
+    loss = (keras.losses.BinaryCrossentropy(from_logits=True) if multi_label
+            else keras.losses.CategoricalCrossentropy(from_logits=True))
+    student.compile(spec.optimizer(learning_rate=1e-1 if name == "lr" else 1e-2, use_ema=False), loss)
+    student.fit(np.asarray(tokenizer(texts)), labels, epochs=epochs, batch_size=32, verbose=0)
+    return student, tokenizer, texts

@@ -1,7 +1,21 @@
 """KimCNN document classifier (Kim, EMNLP 2014), as in hedwig."""
 
 import keras
-from keras import layers
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="kdkeras")
+class ZeroPaddingVectors(layers.Layer):
+    """Sets the word vectors of padding positions (token id 0) to zero.
+
+    With zero vectors, extra padding only adds all-zero convolution windows,
+    which KimCNN always sees anyway (see `build_kimcnn`), so a document's
+    logits do not depend on how far its batch is padded.
+    """
+
+    def call(self, vectors, token_ids):
+        keep = ops.cast(ops.not_equal(token_ids, 0), vectors.dtype)
+        return vectors * ops.expand_dims(keep, -1)
 
 
 def build_kimcnn(
@@ -61,11 +75,12 @@ def build_kimcnn(
     if mode in ("multichannel", "non-static", "rand"):
         channels.append(layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=init,
                                          name="embedding")(token_ids))
-    channels = [layers.Reshape((-1, embedding_dim, 1))(c) for c in channels]
+    channels = [layers.Reshape((-1, embedding_dim, 1))(ZeroPaddingVectors()(c, token_ids)) for c in channels]
     x = channels[0] if len(channels) == 1 else layers.Concatenate(axis=-1, name="channels")(channels)
     # x: (batch, time, embedding_dim, channels)
-    # Pad so that documents shorter than the widest filter still give features.
-    x = layers.ZeroPadding2D(((max(widths) - 1, max(widths) - 1), (0, 0)), name="pad")(x)
+    # Zero rows around the document: short documents still give features, and `max(widths)` rows at the
+    # end make an all-zero window exist for every width, so batch padding (zero vectors) adds nothing new.
+    x = layers.ZeroPadding2D(((max(widths) - 1, max(widths)), (0, 0)), name="pad")(x)
     pooled = []
     for w in widths:
         conv = layers.Conv2D(filters, (w, embedding_dim), activation="relu", name=f"conv_{w}")(x)

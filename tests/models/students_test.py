@@ -39,6 +39,16 @@ def test_student_learns_toy_task_and_round_trips(name, tmp_path):
     np.testing.assert_allclose(np.asarray(again(x[:8])), np.asarray(model(x[:8])), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["lstm", "kimcnn"])
+def test_logits_do_not_depend_on_batch_padding(name):
+    keras.utils.set_random_seed(0)
+    model = build_student(name, 60, 3, seed=0, **SMALL[name])
+    for length in (1, 4, 7):
+        ids = np.random.default_rng(length).integers(2, 60, size=(1, length)).astype("int32")
+        padded = np.pad(ids, ((0, 0), (0, 9)))
+        np.testing.assert_allclose(np.asarray(model(padded)), np.asarray(model(ids)), atol=1e-5)
+
+
 def test_kimcnn_channels_and_short_documents():
     multi = build_kimcnn(50, 4, embedding_dim=8, filters=5, seed=0)
     assert multi.get_layer("static_embedding").trainable is False

@@ -1,0 +1,303 @@
+"""Predict labels of raw texts with an exported student (SavedModel or `.tflite`).
+
+    python -m kdkeras.predict PATH "text" ["text" ...] [--top-k K] [--json]
+
+PATH is a SavedModel directory written by `kdkeras.export.export_saved_model`
+or a `.tflite` file written by `kdkeras.tflite.export_tflite`. Label names and
+settings come from the serving bundle files beside it, written by
+`write_serving_assets`:
+
+    bundle/
+      saved_model/      SavedModel: raw strings -> probabilities
+      model.tflite      optional: features -> probabilities (fixed shape, batch 1)
+      labels.txt        one class name per line, in output order
+      serving.json      {"multi_label": ..., "threshold": 0.5, ...}
+      tokenizer/        vocabulary.txt, [idf.txt,] tokenizer.json (WordTokenizer.save)
+
+The files are looked up in PATH itself (a SavedModel directory may hold them
+too) and then in the folder that contains PATH. A `.tflite` runs with
+`ai_edge_litert.interpreter.Interpreter` when it is installed, else
+`tf.lite.Interpreter`; its text features come from
+`kdkeras.runtime.NumpyTokenizer`, so TensorFlow is not imported for it when
+LiteRT is available.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+SERVING_FILE = "serving.json"
+LABELS_FILE = "labels.txt"
+TOKENIZER_DIR = "tokenizer"
+FORMAT = "kdkeras-serving/1"
+
+
+class ServingError(Exception):
+    """A model path or serving bundle that cannot be used; the message says why."""
+
+
+def write_serving_assets(directory, tokenizer, label_names, multi_label, threshold=0.5):
+    """Writes the files a served student needs beside its SavedModel or `.tflite`.
+
+    Args:
+        directory: the bundle folder (created if needed); put the SavedModel
+            (e.g. `directory/saved_model`) and/or `.tflite` in it.
+        tokenizer: the `kdkeras.text.WordTokenizer` of the student (saved to
+            `tokenizer/`; the `.tflite` runtime tokenises with it).
+        label_names: class names in the order of the model's outputs.
+        multi_label: sigmoid outputs, every label above `threshold` is
+            predicted (True); or softmax outputs, the argmax is (False).
+        threshold: decision threshold for multi-label outputs.
+
+    Returns:
+        `directory`.
+
+    Example:
+    >>> export_saved_model(student, tokenizer, True, "bundle/saved_model")
+    >>> export_tflite(student, tokenizer, True, "bundle/model.tflite")
+    >>> write_serving_assets("bundle", tokenizer, ["acq", "corn", "crude"], multi_label=True)
+    """
+    label_names = [str(name) for name in label_names]
+    if not label_names or any(not name or "\n" in name for name in label_names):
+        raise ValueError("label_names must be non-empty, single-line names")
+    os.makedirs(directory, exist_ok=True)
+    tokenizer.save(os.path.join(directory, TOKENIZER_DIR))
+    with open(os.path.join(directory, LABELS_FILE), "w", encoding="utf-8") as f:
+        f.write("".join(name + "\n" for name in label_names))
+    config = {
+        "format": FORMAT,
+        "multi_label": bool(multi_label),
+        "threshold": float(threshold),
+        "num_classes": len(label_names),
+        "labels": LABELS_FILE,
+        "tokenizer": TOKENIZER_DIR,
+        "output": "probabilities",
+    }
+    with open(os.path.join(directory, SERVING_FILE), "w") as f:
+        json.dump(config, f, indent=2)
+    return directory
+
+
+def _find_assets(path):
+    """The folder holding `serving.json` for the model at `path`."""
+    candidates = [path] if os.path.isdir(path) else []
+    candidates.append(os.path.dirname(os.path.abspath(path)))
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, SERVING_FILE)):
+            return folder
+    raise ServingError(
+        f"{path}: no {SERVING_FILE} in {' or '.join(candidates)}; "
+        "write the serving bundle with kdkeras.predict.write_serving_assets"
+    )
+
+
+def _read_assets(folder):
+    try:
+        with open(os.path.join(folder, SERVING_FILE)) as f:
+            config = json.load(f)
+        with open(os.path.join(folder, config.get("labels", LABELS_FILE)), encoding="utf-8") as f:
+            labels = [line.rstrip("\n") for line in f if line.strip()]
+    except (OSError, ValueError) as e:
+        raise ServingError(f"{folder}: unreadable serving bundle ({e})") from None
+    if not isinstance(config, dict) or "multi_label" not in config:
+        raise ServingError(f"{os.path.join(folder, SERVING_FILE)}: no 'multi_label' setting")
+    return config, labels
+
+
+class Predictor:
+    """An exported student with its label names: raw texts in, probabilities and labels out.
+
+    Use `Predictor.load(path)`; `path` is a SavedModel directory or a
+    `.tflite` file with the serving bundle files beside it (see the module
+    docstring and `write_serving_assets`).
+
+    Example:
+    >>> predictor = Predictor.load("bundle/model.tflite")
+    >>> predictor.predict(["crude oil prices rose"])
+    [[('crude', 0.93)]]
+    """
+
+    def __init__(self, probabilities_fn, label_names, multi_label, threshold=0.5, kind=""):
+        self._probabilities_fn = probabilities_fn
+        self.label_names = list(label_names)
+        self.multi_label = bool(multi_label)
+        self.threshold = float(threshold)
+        self.kind = kind
+
+    @classmethod
+    def load(cls, path, num_threads=None):
+        """Loads a SavedModel directory or `.tflite` file; raises `ServingError` when it cannot.
+
+        Args:
+            path: SavedModel directory or `.tflite` file with its serving bundle.
+            num_threads: CPU threads of the `.tflite` interpreter (None: its default).
+        """
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise ServingError(f"{path}: no such file or directory")
+        if os.path.isdir(path):
+            if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+                raise ServingError(f"{path}: not a SavedModel directory (no saved_model.pb)")
+            kind = "saved_model"
+        elif path.endswith(".tflite"):
+            kind = "tflite"
+        else:
+            raise ServingError(f"{path}: expected a SavedModel directory or a .tflite file")
+        folder = _find_assets(path)
+        config, labels = _read_assets(folder)
+        if kind == "saved_model":
+            fn = _saved_model_fn(path)
+        else:
+            fn = _tflite_fn(path, os.path.join(folder, config.get("tokenizer", TOKENIZER_DIR)), num_threads)
+        predictor = cls(fn, labels, config["multi_label"], config.get("threshold", 0.5), kind)
+        # Checks the model against the bundle once, so mismatches fail at load time.
+        width = predictor.predict_proba([""]).shape[1]
+        if width != len(labels):
+            raise ServingError(f"{path}: the model has {width} outputs but {folder} lists {len(labels)} labels")
+        return predictor
+
+    def predict_proba(self, texts):
+        """Probabilities, float32 `(len(texts), num_labels)`."""
+        texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
+        if not texts:
+            return np.zeros((0, len(self.label_names)), "float32")
+        return np.asarray(self._probabilities_fn(texts), "float32")
+
+    def decide(self, probabilities):
+        """Indices of the predicted labels of one row of probabilities.
+
+        Multi-label: every label above the threshold, or the most probable one
+        when none is; single-label: the argmax.
+        """
+        probabilities = np.asarray(probabilities)
+        if self.multi_label:
+            on = np.flatnonzero(probabilities > self.threshold)
+            if on.size:
+                return [int(i) for i in on[np.argsort(-probabilities[on], kind="stable")]]
+        return [int(np.argmax(probabilities))]
+
+    def predict(self, texts, top_k=None):
+        """Per text, the predicted `(label, probability)` pairs, most probable first.
+
+        With `top_k`, the `top_k` most probable labels instead, predicted or not.
+        """
+        out = []
+        for row in self.predict_proba(texts):
+            if top_k:
+                chosen = np.argsort(-row, kind="stable")[:top_k]
+            else:
+                chosen = self.decide(row)
+            out.append([(self.label_names[i], float(row[i])) for i in chosen])
+        return out
+
+
+def _saved_model_fn(path):
+    import tensorflow as tf  # noqa: PLC0415 (the .tflite path runs without it)
+
+    try:
+        loaded = tf.saved_model.load(path)
+        serve = loaded.signatures["serving_default"]
+    except Exception as e:  # noqa: BLE001 (any load failure is reported the same way)
+        raise ServingError(f"{path}: cannot load the SavedModel ({type(e).__name__}: {str(e)[:300]})") from None
+
+    def probabilities(texts):
+        return serve(texts=tf.constant(texts, tf.string))["probabilities"].numpy()
+
+    return probabilities
+
+
+def _make_interpreter(path, num_threads=None):
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    except ImportError:
+        import tensorflow as tf  # noqa: PLC0415
+
+        Interpreter = tf.lite.Interpreter
+    try:
+        interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise ServingError(f"{path}: not a usable .tflite model ({str(e).strip()[:300]})") from None
+    return interpreter
+
+
+def _tflite_fn(path, tokenizer_dir, num_threads=None):
+    from kdkeras.runtime import NumpyTokenizer  # noqa: PLC0415
+
+    try:
+        tokenizer = NumpyTokenizer.load(tokenizer_dir)
+    except (OSError, ValueError, KeyError) as e:
+        raise ServingError(f"{tokenizer_dir}: cannot load the tokenizer ({e})") from None
+    interpreter = _make_interpreter(path, num_threads)
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 2 or inputs[0]["shape"][0] != 1:
+        raise ServingError(f"{path}: expected one [1, N] input and one output (export_tflite layout)")
+    inp, out = inputs[0], outputs[0]
+    width = int(inp["shape"][1])
+    if tokenizer.output_mode == "tf_idf" and width != tokenizer.vocabulary_size:
+        raise ServingError(
+            f"{path}: input width {width} but the tokenizer makes {tokenizer.vocabulary_size} tf-idf values"
+        )
+
+    def probabilities(texts):
+        features = tokenizer(texts, length=width)
+        rows = []
+        for row in features:
+            interpreter.set_tensor(inp["index"], row[None].astype(inp["dtype"]))
+            interpreter.invoke()
+            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
+        return np.stack(rows)
+
+    return probabilities
+
+
+def load(path, num_threads=None):
+    """`Predictor.load(path)`: a SavedModel directory or `.tflite` file with its serving bundle."""
+    return Predictor.load(path, num_threads)
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="python -m kdkeras.predict",
+        description="Predict labels of texts with an exported student (SavedModel directory or .tflite file).",
+    )
+    p.add_argument("path", help="SavedModel directory or .tflite file (serving bundle files beside it)")
+    p.add_argument("texts", nargs="+", metavar="text", help="texts to classify")
+    p.add_argument("--top-k", type=int, default=0, metavar="K", help="also show the K most probable labels")
+    p.add_argument("--json", action="store_true", help="one JSON object per text instead of text lines")
+    return p
+
+
+def main(argv=None):
+    """CLI entry point; returns the exit status (2 for a bad path or bundle)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.top_k < 0:
+        parser.error("--top-k must be >= 0")
+    try:
+        predictor = Predictor.load(args.path)
+    except ServingError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    probabilities = predictor.predict_proba(args.texts)
+    for text, row in zip(args.texts, probabilities):
+        labels = [(predictor.label_names[i], float(row[i])) for i in predictor.decide(row)]
+        top = [(predictor.label_names[i], float(row[i])) for i in np.argsort(-row, kind="stable")[: args.top_k]]
+        if args.json:
+            record = {"text": text, "labels": [{"label": n, "probability": round(p, 6)} for n, p in labels]}
+            if args.top_k:
+                record["top_k"] = [{"label": n, "probability": round(p, 6)} for n, p in top]
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        print(text)
+        print("  labels: " + ", ".join(f"{n} ({p:.3f})" for n, p in labels))
+        if args.top_k:
+            print(f"  top {args.top_k}: " + ", ".join(f"{n} ({p:.3f})" for n, p in top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

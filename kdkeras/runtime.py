@@ -1,0 +1,145 @@
+"""On-device text features with NumPy and the standard library only.
+
+`NumpyTokenizer` reads the files `kdkeras.text.WordTokenizer.save` writes and
+turns raw strings into the same word ids or tf-idf vectors as the Keras
+tokenizer, token for token, without importing TensorFlow. It is the
+tokeniser that runs next to a `.tflite` student (TFLite has no string ops).
+
+Keras' `"lower_and_strip_punctuation"` / `"whitespace"` pipeline works on
+UTF-8 bytes, and this module does the same:
+
+- `tf.strings.lower` as Keras calls it (no `encoding`) lower-cases ASCII
+  letters only: `"ÉCOLE"` becomes `"École"`, not `"école"`. `bytes.lower`
+  does exactly that.
+- Punctuation is removed with Keras' regex
+  `[!"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~\\']` (ASCII characters only,
+  so matching bytes or code points is the same).
+- `tf.strings.split` splits on runs of ASCII whitespace (space, `\\t`, `\\n`,
+  `\\v`, `\\f`, `\\r`) and drops empty pieces; Unicode spaces (`\\xa0`,
+  `\\u2003`, ...) and `\\x1c`-`\\x1f` stay inside words. `bytes.split()` does
+  exactly that (`str.split()` would not).
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+
+CONFIG_FILE = "tokenizer.json"
+
+# keras/src/layers/preprocessing/text_vectorization.py, `_preprocess`
+# (standardize="lower_and_strip_punctuation"), applied to UTF-8 bytes.
+_PUNCTUATION = re.compile(rb'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+
+
+def _words(text):
+    """Keras' standardize + split of one document, as a list of UTF-8 byte strings."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    elif not isinstance(text, bytes):
+        raise TypeError(f"expected str or bytes, got {type(text).__name__}")
+    return _PUNCTUATION.sub(b"", text.lower()).split()
+
+
+class NumpyTokenizer:
+    """Word ids or tf-idf vectors from raw strings, identical to `WordTokenizer`.
+
+    `output_mode="int"`: id 0 is padding, 1 out-of-vocabulary, vocabulary word
+    `i` gets id `i + 2`; at most `sequence_length` ids per document.
+    `output_mode="tf_idf"`: one float32 per vocabulary entry plus the
+    out-of-vocabulary bucket at index 0, term count × idf; the OOV idf is the
+    mean of the vocabulary idf, as in Keras.
+
+    Args:
+        vocabulary: list of words (without the padding and OOV entries).
+        sequence_length: maximum ids kept per document (`"int"` mode).
+        output_mode: `"int"` or `"tf_idf"`.
+        idf_weights: idf per vocabulary word (`"tf_idf"` mode).
+
+    Example:
+    >>> tokenizer = NumpyTokenizer.load("bundle/tokenizer")
+    >>> tokenizer(["Oil prices rose."], length=400)  # int32, shape (1, 400)
+    """
+
+    def __init__(self, vocabulary, sequence_length=400, output_mode="int", idf_weights=None):
+        if output_mode not in ("int", "tf_idf"):
+            raise ValueError(f"output_mode must be 'int' or 'tf_idf', got {output_mode!r}")
+        self.vocabulary = list(vocabulary)
+        self.sequence_length = int(sequence_length)
+        self.output_mode = output_mode
+        offset = 2 if output_mode == "int" else 1
+        self._ids = {}
+        for i, word in enumerate(self.vocabulary):
+            self._ids.setdefault(word.encode("utf-8"), i + offset)
+        self.oov_id = 1 if output_mode == "int" else 0
+        self.idf = None
+        if output_mode == "tf_idf":
+            idf = np.asarray(idf_weights, "float32").reshape(-1)
+            if idf.shape[0] != len(self.vocabulary):
+                raise ValueError(f"{idf.shape[0]} idf weights for {len(self.vocabulary)} words")
+            # Keras pads the OOV entry with np.average of the given weights.
+            self.idf = np.concatenate([np.asarray([np.average(idf)], "float32"), idf])
+
+    @classmethod
+    def load(cls, directory):
+        """Reads `vocabulary.txt`, `idf.txt` and `tokenizer.json` written by `WordTokenizer.save`."""
+        with open(os.path.join(directory, CONFIG_FILE)) as f:
+            config = json.load(f)
+        for key, expected in (("standardize", "lower_and_strip_punctuation"), ("split", "whitespace")):
+            if config.get(key, expected) != expected:
+                raise ValueError(f"{directory}: unsupported {key} {config[key]!r}")
+        with open(os.path.join(directory, config["vocabulary_file"]), encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n") for line in f]
+        mode = config.get("output_mode", "int")
+        idf = None
+        if mode == "tf_idf":
+            idf = np.loadtxt(os.path.join(directory, config["idf_file"]), dtype="float32", ndmin=1)
+        return cls(vocabulary, config["sequence_length"], mode, idf)
+
+    @property
+    def vocabulary_size(self):
+        """Rows an embedding matrix needs (ids), or the tf-idf vector width."""
+        return len(self.vocabulary) + (2 if self.output_mode == "int" else 1)
+
+    def tokenize(self, text):
+        """The words of one document after standardisation, as `str`."""
+        return [w.decode("utf-8", "replace") for w in _words(text)]
+
+    def ids(self, text):
+        """Word ids of one document (no padding, truncated to `sequence_length`)."""
+        if self.output_mode != "int":
+            raise ValueError("ids() needs output_mode='int'")
+        lookup, oov = self._ids.get, self.oov_id
+        return [lookup(w, oov) for w in _words(text)[: self.sequence_length]]
+
+    def __call__(self, texts, length=None):
+        """Features of a batch of documents.
+
+        Args:
+            texts: a string, or a list of `str` / UTF-8 `bytes`.
+            length: `"int"` mode: pad (with 0) every row to this many ids;
+                None pads to the longest document of the batch, like the
+                Keras tokenizer. Ignored in `"tf_idf"` mode.
+
+        Returns:
+            int32 array `(batch, length)` of ids, or float32 array
+            `(batch, vocabulary_size)` of tf-idf values.
+        """
+        if isinstance(texts, (str, bytes)):
+            texts = [texts]
+        if self.output_mode == "tf_idf":
+            out = np.zeros((len(texts), self.vocabulary_size), "float32")
+            lookup = self._ids.get
+            for row, text in enumerate(texts):
+                ids = np.fromiter((lookup(w, 0) for w in _words(text)), dtype=np.int64)
+                counts = np.bincount(ids, minlength=self.vocabulary_size).astype("float32")
+                out[row] = counts * self.idf
+            return out
+        rows = [self.ids(text) for text in texts]
+        width = max((len(r) for r in rows), default=0) if length is None else int(length)
+        out = np.zeros((len(rows), width), "int32")
+        for i, r in enumerate(rows):
+            r = r[:width]
+            out[i, : len(r)] = r
+        return out

@@ -1,0 +1,172 @@
+"""Export of students to TensorFlow Lite (builtin ops only, probabilities out).
+
+TFLite has no string ops without the Flex delegate (which neither `tf.lite`
+nor `ai-edge-litert` ship), so the `.tflite` holds the student and its output
+activation only; tokenisation runs beside it with
+`kdkeras.runtime.NumpyTokenizer` (NumPy only), reading the tokenizer files of
+the serving bundle (see `kdkeras.predict.write_serving_assets`).
+"""
+
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = (None, "dynamic", "int8")
+# Ops of an L2 normalisation (Keras' UnitNormalization converts to SQUARE, SUM,
+# MINIMUM, RSQRT, MUL) that "int8" keeps in float32 for tf-idf students.
+_NORM_OPS = ("SQUARE", "SUM", "RSQRT", "SQRT", "MINIMUM", "MAXIMUM", "MUL", "DIV", "L2_NORMALIZATION")
+
+
+def input_spec(tokenizer):
+    """The fixed batch-1 input of a student's `.tflite`: ids `[1, sequence_length]` or tf-idf `[1, vocab]`.
+
+    Example:
+    >>> input_spec(WordTokenizer.adapt(texts, sequence_length=400))
+    TensorSpec(shape=(1, 400), dtype=tf.int32, name='token_ids')
+    """
+    if tokenizer.output_mode == "int":
+        return tf.TensorSpec([1, tokenizer.sequence_length], tf.int32, name="token_ids")
+    return tf.TensorSpec([1, tokenizer.vocabulary_size], tf.float32, name="tf_idf")
+
+
+def fixed_length_features(tokenizer, texts):
+    """Tokenizer features padded (with 0) to the fixed `.tflite` input width, as NumPy.
+
+    The same rows `kdkeras.runtime.NumpyTokenizer(texts, length=sequence_length)`
+    makes on device, computed with the Keras tokenizer.
+
+    Example:
+    >>> fixed_length_features(tokenizer, ["oil prices rose"]).shape
+    (1, 400)
+    """
+    features = np.asarray(tokenizer(tf.constant(list(texts))))
+    if tokenizer.output_mode == "int":
+        features = np.pad(features, ((0, 0), (0, tokenizer.sequence_length - features.shape[1])))
+    return features
+
+
+def _is_recurrent(model):
+    return any(isinstance(layer, keras.layers.RNN) for layer in model._flatten_layers(recursive=True))
+
+
+def export_tflite(student, tokenizer, multi_label, path, quantization=None, representative_texts=None,
+                  num_representative=200):
+    """Writes a `.tflite` mapping one document's features to class probabilities.
+
+    The graph is the student followed by a sigmoid (`multi_label=True`) or a
+    softmax, so, like `kdkeras.export.export_saved_model`, it returns
+    probabilities and the caller never has to know which activation the
+    student was trained with. It uses TFLite builtin ops only, and has a fixed
+    input shape: `[1, sequence_length]` int32 word ids (pad with 0) for
+    `"int"` tokenizers, `[1, vocabulary_size]` float32 tf-idf for `"tf_idf"`
+    ones; the batch dimension is fixed at 1 because the BiLSTM converts to
+    builtin ops only with a static batch size.
+
+    Padding: the reg-LSTM masks id 0 and KimCNN zeroes the vectors of id 0
+    (with an all-zero window always present), so neither student's
+    probabilities depend on how much padding follows a document: padding
+    to `sequence_length` here gives what Keras gives on the bare document.
+
+    Quantisation:
+        - `None`: float32 weights and activations.
+        - `"dynamic"`: dynamic-range quantisation: int8 weights, float
+          activations (quantised on the fly for matmuls). No calibration
+          data; about 4× smaller. Works for every student.
+        - `"int8"`: integer weights and activations, calibrated on
+          `representative_texts` (tokenised with `tokenizer` and padded as at
+          serving time). The model input and output stay int32/float32 (the
+          converter adds quantise/dequantise ops at the ends): word ids are
+          indices for the embedding gather, not values to quantise, and
+          float tf-idf inputs and probabilities keep one runtime for every
+          variant. Two exceptions:
+          tf-idf students keep the L2 normalisation of their input in
+          float32 and quantise the dense layer only (selective quantisation):
+          tf-idf values are unbounded (count × idf), so an int8 sum of
+          squares has a step larger than a typical document's norm; fully
+          int8, an LR on Reuters matched the float label sets on 40% of test
+          documents, selectively on 99.4%.
+          Recurrent students (the reg-LSTM) raise `ValueError`: their
+          `WHILE` loop crashes the TFLite calibrator (segfault,
+          tensorflow/tensorflow#75140, still in TF 2.21), and `unroll=True`
+          is no way out (Keras' unrolled backward pass treats padding
+          differently from the masked loop). Use `"dynamic"` for them.
+
+    Args:
+        student: Keras model mapping features (the tokenizer's output) to logits.
+        tokenizer: the `kdkeras.text.WordTokenizer` the student was trained with.
+        multi_label: sigmoid (True) or softmax (False) outputs.
+        path: output `.tflite` file.
+        quantization: `None`, `"dynamic"` or `"int8"`.
+        representative_texts: documents for the `"int8"` calibration.
+        num_representative: at most this many of them (evenly spaced) are used.
+
+    Returns:
+        `path`.
+
+    Example:
+    >>> export_tflite(student, tokenizer, True, "bundle/model.tflite", quantization="dynamic")
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    if quantization == "int8":
+        if _is_recurrent(student):
+            raise ValueError(
+                f"quantization='int8' is not supported for recurrent students ({student.name}): the TFLite "
+                "calibrator crashes on their WHILE loop (tensorflow/tensorflow#75140); use quantization='dynamic'"
+            )
+        if representative_texts is None or len(representative_texts) == 0:
+            raise ValueError("quantization='int8' needs representative_texts for calibration")
+    activation = tf.sigmoid if multi_label else tf.nn.softmax
+    spec = input_spec(tokenizer)
+    with tempfile.TemporaryDirectory() as tmp:
+        # Through a SavedModel: `from_concrete_functions` can silently drop weights.
+        archive = keras.export.ExportArchive()
+        archive.track(student)
+
+        @tf.function(input_signature=[spec])
+        def serve(features):
+            logits = student(features, training=False)
+            if tokenizer.output_mode == "tf_idf":
+                # A text without words is an all-zero vector. XNNPACK, TFLite's default CPU delegate,
+                # returns NaN for the L2 normalisation of a zero vector (Keras and the builtin kernels
+                # do not); the student's output for it is constant-folded here and selected instead.
+                empty = tf.reduce_all(tf.equal(features, 0.0), axis=-1, keepdims=True)
+                logits = tf.where(empty, student(tf.zeros_like(features), training=False), logits)
+            return {"probabilities": activation(logits)}
+
+        archive.add_endpoint("serve", serve)
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "int8":
+            texts = list(representative_texts)
+            texts = texts[:: max(1, len(texts) // num_representative)][:num_representative]  # spread out
+            features = fixed_length_features(tokenizer, texts)
+            dtype = spec.dtype.as_numpy_dtype
+
+            def representative_dataset():
+                for row in features:
+                    yield [row[None].astype(dtype)]
+
+            converter.representative_dataset = representative_dataset
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization == "int8" and tokenizer.output_mode == "tf_idf":
+            # Selective quantisation: the L2 norm of the unbounded tf-idf vector stays float32.
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(_NORM_OPS)),
+            )
+            flatbuffer = debugger.get_nondebug_quantized_model()
+        else:
+            flatbuffer = converter.convert()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    return path

@@ -1,0 +1,128 @@
+"""Keras, SavedModel and TFLite (float and quantised) give the same probabilities."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kdkeras.export import export_saved_model
+from kdkeras.runtime import NumpyTokenizer
+from kdkeras.tflite import export_tflite, fixed_length_features
+from tests.conftest import make_docs, train_toy_student
+
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:  # pragma: no cover
+    Interpreter = tf.lite.Interpreter
+
+# Stated tolerances of the quantised models against float Keras, on the toy
+# test batch: thresholded label sets (or argmax) agree on this share of
+# documents, and probabilities differ by at most this much.
+TOLERANCE = {None: (0.99, 1e-5), "dynamic": (0.97, 0.05), "int8": (0.95, 0.1)}
+
+
+def eval_texts():
+    texts = [t for _, t in make_docs(200, seed=11)]
+    long = " ".join(texts[:4])  # longer than sequence_length: truncated
+    return texts + [long, "", "zzz unknown words only", "Crude OIL, barrels; OPEC!"]
+
+
+def run_tflite(path, features):
+    interpreter = Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert list(inp["shape"]) == [1, features.shape[1]] and out["dtype"] == np.float32
+    rows = []
+    for row in features:
+        interpreter.set_tensor(inp["index"], row[None].astype(inp["dtype"]))
+        interpreter.invoke()
+        rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
+    return np.stack(rows)
+
+
+def builtin_op_names(path):
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    with open(path, "rb") as f:
+        model = schema.Model.GetRootAs(f.read())
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    return {names[max(c.BuiltinCode(), c.DeprecatedBuiltinCode())] for c in codes}
+
+
+def agreement(a, b, multi_label=True):
+    if multi_label:
+        return float(((a > 0.5) == (b > 0.5)).all(axis=1).mean())
+    return float((a.argmax(1) == b.argmax(1)).mean())
+
+
+def check_close(name, got, expected, quantization, multi_label=True):
+    share, atol = TOLERANCE[quantization]
+    agree, diff = agreement(got, expected, multi_label), float(np.abs(got - expected).max())
+    print(f"{name} {quantization or 'float32'}: label agreement {agree:.3f}, max |Δp| {diff:.2e}")
+    assert agree >= share and diff <= atol, (name, quantization, agree, diff)
+
+
+@pytest.mark.parametrize("name", ["lr", "kimcnn", "lstm"])
+def test_keras_saved_model_and_tflite_agree(name, tmp_path):
+    student, tokenizer, _ = train_toy_student(name)
+    texts = eval_texts()
+    fixed = fixed_length_features(tokenizer, texts)
+    keras_probs = tf.sigmoid(student(fixed, training=False)).numpy()
+    assert keras_probs.std() > 0.05  # trained: not a constant output
+
+    # Each document alone, without padding, as Keras sees a batch of one.
+    unpadded = np.concatenate([tf.sigmoid(student(np.asarray(tokenizer(tf.constant([t]))), training=False))
+                               for t in texts[:30]])
+    padding_effect = float(np.abs(unpadded - keras_probs[:30]).max())
+    print(f"{name}: max |Δp| from padding to sequence_length {padding_effect:.2e}")
+    assert padding_effect < 1e-5  # masked (lstm), zeroed padding (kimcnn) or fixed width (lr)
+
+    export_saved_model(student, tokenizer, True, str(tmp_path / "saved_model"))
+    serve = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serving_default"]
+    saved_probs = serve(texts=tf.constant(texts))["probabilities"].numpy()
+    check_close(name + " saved_model", saved_probs, keras_probs, None)
+    # Padding to sequence_length makes a text's probabilities independent of its batch.
+    alone = serve(texts=tf.constant(texts[-1:]))["probabilities"].numpy()
+    np.testing.assert_allclose(alone, saved_probs[-1:], atol=1e-6)
+
+    # The on-device path: NumpyTokenizer features into the .tflite.
+    tokenizer.save(str(tmp_path / "tokenizer"))
+    numpy_tok = NumpyTokenizer.load(str(tmp_path / "tokenizer"))
+    features = numpy_tok(texts, length=tokenizer.sequence_length)
+    np.testing.assert_array_equal(features, fixed)
+    float_path = export_tflite(student, tokenizer, True, str(tmp_path / "float.tflite"))
+    ops = builtin_op_names(float_path)
+    assert "CUSTOM" not in ops and "LOGISTIC" in ops, ops  # builtin ops only, sigmoid inside
+    float_probs = run_tflite(float_path, features)
+    check_close(name + " tflite", float_probs, keras_probs, None)
+
+    quantizations = ["dynamic"] + (["int8"] if name != "lstm" else [])
+    for quantization in quantizations:
+        path = export_tflite(student, tokenizer, True, str(tmp_path / f"{quantization}.tflite"),
+                             quantization=quantization, representative_texts=train_toy_student(name)[2])
+        check_close(name + " tflite", run_tflite(path, features), keras_probs, quantization)
+
+
+def test_single_label_softmax_in_tflite(tmp_path):
+    student, tokenizer, texts = train_toy_student("kimcnn", multi_label=False)
+    test = [t for _, t in make_docs(100, seed=12, multi_label=False)]
+    fixed = fixed_length_features(tokenizer, test)
+    keras_probs = tf.nn.softmax(student(fixed, training=False)).numpy()
+    path = export_tflite(student, tokenizer, False, str(tmp_path / "m.tflite"))
+    assert "SOFTMAX" in builtin_op_names(path)
+    probs = run_tflite(path, fixed)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    check_close("kimcnn single-label tflite", probs, keras_probs, None, multi_label=False)
+    int8 = export_tflite(student, tokenizer, False, str(tmp_path / "q.tflite"), "int8", representative_texts=texts)
+    check_close("kimcnn single-label tflite", run_tflite(int8, fixed), keras_probs, "int8", multi_label=False)
+
+
+def test_invalid_quantization_requests(tmp_path):
+    student, tokenizer, texts = train_toy_student("lstm")
+    with pytest.raises(ValueError, match="not supported for recurrent"):
+        export_tflite(student, tokenizer, True, str(tmp_path / "m.tflite"), "int8", representative_texts=texts)
+    kimcnn, kimcnn_tokenizer, _ = train_toy_student("kimcnn")
+    with pytest.raises(ValueError, match="representative_texts"):
+        export_tflite(kimcnn, kimcnn_tokenizer, True, str(tmp_path / "m.tflite"), "int8")
+    with pytest.raises(ValueError, match="quantization must be"):
+        export_tflite(kimcnn, kimcnn_tokenizer, True, str(tmp_path / "m.tflite"), "float16")
