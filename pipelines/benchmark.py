@@ -1,0 +1,202 @@
+"""Inference cost of a run's teacher and students: `python -m pipelines.benchmark --run-dir RUN`.
+
+For the teacher and every exported student, side by side on the same test
+documents (raw text in, probabilities out, tokenisation included):
+parameters; FLOPs per document counted from the model graph
+(`kdkeras.cost`) at the model's input length; latency per document (batch
+1, one thread) and throughput (batch 64, all threads) for Keras, the
+SavedModel and the TFLite files where present; and ratios to the teacher.
+Also the machine's float32 matmul GFLOP/s (one thread and all threads) and
+the share of it the teacher's inference reaches. TensorFlow fixes its thread
+count at start-up, so the one-thread measurements run in a child process
+(`--phase latency`). Writes `RUN/benchmark.json` and prints a table.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BENCHMARK_FILE = "benchmark.json"
+TFLITE_FILES = {"tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
+                "tflite_full_int8": "model_full_int8.tflite"}
+
+
+def _timed(fn, texts, batch_size, min_seconds=2.0):
+    """Documents/s and ms per batch of `fn` over `texts` in batches."""
+    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    fn(batches[0])  # warm-up (tracing, allocation)
+    done, started = 0, time.perf_counter()
+    while True:
+        for batch in batches:
+            fn(batch)
+            done += len(batch)
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return {"docs_per_s": done / elapsed, "ms_per_doc": 1000 * elapsed / done}
+
+
+def _models(run_dir):
+    """`{name: (kind, paths)}` for the teacher and exported students of a run."""
+    from components.base import Artifact
+
+    exporter = Artifact(os.path.join(run_dir, "Exporter"))
+    models = {"teacher": ("teacher", {"artifact": os.path.join(run_dir, "TeacherTrainer")})}
+    for name, uri in sorted(exporter.metadata["inputs"]["students"].items()):
+        bundle = exporter.path(name)
+        paths = {"artifact": uri, "saved_model": os.path.join(bundle, "saved_model")}
+        paths.update({fmt: os.path.join(bundle, f) for fmt, f in TFLITE_FILES.items()
+                      if os.path.exists(os.path.join(bundle, f))})
+        models[name] = ("student", paths)
+    return models
+
+
+def _keras_callable(kind, artifact):
+    import tensorflow as tf
+
+    from components.base import Artifact
+
+    if kind == "teacher":
+        from components.teacher_trainer import load_teacher
+
+        model, transform = load_teacher(Artifact(artifact))
+    else:
+        from components.student_trainer import load_student
+
+        model, transform = load_student(Artifact(artifact))
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def run(texts):
+        return forward(transform(tf.constant(texts))).numpy()
+
+    return model, transform, run
+
+
+def _input_spec(kind, model, transform):
+    import tensorflow as tf
+
+    if kind == "teacher":
+        length = transform.sequence_length
+        return {k: tf.TensorSpec([1, length], tf.int32) for k in ("token_ids", "padding_mask", "segment_ids")}, length
+    if transform.output_mode == "tf_idf":
+        return tf.TensorSpec([1, transform.vocabulary_size], tf.float32), transform.vocabulary_size
+    return tf.TensorSpec([1, transform.sequence_length], tf.int32), transform.sequence_length
+
+
+def measure(run_dir, texts, batch_size, phase):
+    """Per model and format: `{"docs_per_s", "ms_per_doc"}` in the current thread setting."""
+    from kdkeras import cost, predict
+
+    threads = 1 if phase == "latency" else None
+    out = {"matmul_gflops": cost.matmul_gflops(), "models": {}}
+    for name, (kind, paths) in _models(run_dir).items():
+        model, transform, run = _keras_callable(kind, paths["artifact"])
+        row = {"formats": {}}
+        if phase == "throughput":
+            spec, length = _input_spec(kind, model, transform)
+            row.update(params=int(model.count_params()), flops_per_doc=cost.flops_per_example(model, spec),
+                       input_length=length)
+        row["formats"]["keras"] = _timed(run, texts, batch_size)
+        for fmt in ("saved_model", *TFLITE_FILES):
+            if fmt in paths:
+                predictor = predict.Predictor.load(paths[fmt], num_threads=threads)
+                row["formats"][fmt] = _timed(predictor.predict_proba, texts, batch_size)
+        out["models"][name] = row
+        print(f"[benchmark {phase}] {name}: " + ", ".join(
+            f"{f} {v['docs_per_s']:.1f} docs/s" for f, v in row["formats"].items()), flush=True)
+    return out
+
+
+def _latency_in_child(run_dir, docs):
+    """Runs the one-thread phase in a fresh process (TensorFlow's threads are fixed at start-up)."""
+    env = {**os.environ, "KDKERAS_BENCHMARK_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "pipelines.benchmark", "--run-dir", run_dir, "--docs", str(docs),
+                          "--phase", "latency"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"latency phase failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def benchmark(run_dir, docs=200):
+    """Runs both phases and returns the `benchmark.json` content."""
+    from components.base import Artifact
+    from components.example_gen import read_split
+
+    test, _ = read_split(Artifact(os.path.join(run_dir, "ExampleGen")), "test")
+    texts = test.texts[:docs]
+    latency = _latency_in_child(run_dir, docs)
+    throughput = measure(run_dir, texts, 64, "throughput")
+    models = {}
+    for name, row in throughput["models"].items():
+        formats = {}
+        for fmt, fast in row["formats"].items():
+            slow = latency["models"][name]["formats"][fmt]
+            formats[fmt] = {"latency_ms": slow["ms_per_doc"], "docs_per_s": fast["docs_per_s"]}
+        best = max(formats, key=lambda f: formats[f]["docs_per_s"])
+        models[name] = {"params": row["params"], "flops_per_doc": row["flops_per_doc"],
+                        "input_length": row["input_length"], "formats": formats, "best_format": best,
+                        "latency_ms": min(f["latency_ms"] for f in formats.values()),
+                        "docs_per_s": formats[best]["docs_per_s"]}
+    teacher = models["teacher"]
+    for row in models.values():
+        row["speedup_vs_teacher"] = row["docs_per_s"] / teacher["docs_per_s"]
+        row["latency_ratio_vs_teacher"] = teacher["latency_ms"] / row["latency_ms"]
+        row["params_ratio_vs_teacher"] = teacher["params"] / row["params"]
+    keras_rate = teacher["formats"]["keras"]["docs_per_s"]
+    machine = {
+        "cpu_count": os.cpu_count(), "matmul_gflops_all_threads": throughput["matmul_gflops"],
+        "matmul_gflops_one_thread": latency["matmul_gflops"],
+        "teacher_gflops_achieved": teacher["flops_per_doc"] * keras_rate / 1e9,
+    }
+    machine["teacher_share_of_matmul_peak"] = machine["teacher_gflops_achieved"] / machine["matmul_gflops_all_threads"]
+    return {"run_dir": run_dir, "documents": len(texts), "machine": machine, "models": models}
+
+
+def format_table(result):
+    lines = [f"{'model':<11} {'params':>11} {'MFLOPs/doc':>11} {'best format':>16} {'latency ms':>11} "
+             f"{'docs/s':>9} {'× teacher':>9}"]
+    for name, row in result["models"].items():
+        lines.append(f"{name:<11} {row['params']:>11,d} {row['flops_per_doc'] / 1e6:>11.1f} {row['best_format']:>16} "
+                     f"{row['latency_ms']:>11.3f} {row['docs_per_s']:>9.1f} {row['speedup_vs_teacher']:>9.1f}")
+    m = result["machine"]
+    lines.append(f"matmul: {m['matmul_gflops_all_threads']:.1f} GFLOP/s all threads, {m['matmul_gflops_one_thread']:.1f} "
+                 f"one thread; teacher inference reaches {m['teacher_gflops_achieved']:.1f} GFLOP/s "
+                 f"({100 * m['teacher_share_of_matmul_peak']:.0f} % of the matmul rate)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m pipelines.benchmark", description=__doc__.split("\n\n")[0])
+    p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run (with Exporter)")
+    p.add_argument("--docs", type=int, default=200, help="test documents to time")
+    p.add_argument("--phase", choices=["all", "latency"], default="all", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.phase == "latency":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        from components.base import Artifact
+        from components.example_gen import read_split
+
+        test, _ = read_split(Artifact(os.path.join(args.run_dir, "ExampleGen")), "test")
+        print(json.dumps(measure(args.run_dir, test.texts[:args.docs], 1, "latency")))
+        return 0
+    if not os.path.exists(os.path.join(args.run_dir, "Exporter", "metadata.json")):
+        print(f"error: {args.run_dir}: no finished Exporter artifact; run python -m pipelines.run first", file=sys.stderr)
+        return 2
+    result = benchmark(args.run_dir, args.docs)
+    path = os.path.join(args.run_dir, BENCHMARK_FILE)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(format_table(result))
+    print(f"\nbenchmark: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
