@@ -56,6 +56,17 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     # The first push of each distilled student is blessed and served as version 1.
     for student in students:
         assert os.path.exists(os.path.join(out_dir, "custom", "serving", "kd_" + student, "1", "saved_model"))
+    # The benchmark measures the teacher and every exported student in each format.
+    bench = subprocess.run([sys.executable, "-m", "pipelines.benchmark", "--run-dir", run_dir, "--docs", "8"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    result = json.load(open(os.path.join(run_dir, "benchmark.json")))
+    assert set(result["models"]) == {"teacher"} | {"kd_" + s for s in students}
+    for name, row in result["models"].items():
+        assert row["params"] > 0 and row["flops_per_doc"] > 0 and row["docs_per_s"] > 0 and row["latency_ms"] > 0
+        assert "keras" in row["formats"] and (name == "teacher" or {"saved_model", "tflite"} <= set(row["formats"]))
+    assert result["models"]["teacher"]["flops_per_doc"] > result["models"]["kd_lr"]["flops_per_doc"]
+    assert result["machine"]["matmul_gflops_all_threads"] > 0
     # A second run reuses every artifact and reproduces the report.
     again = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
     assert again.returncode == 0 and again.stdout.count("up to date") == len(components)
