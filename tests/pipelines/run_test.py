@@ -53,6 +53,11 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
         probs = saved.signatures["serving_default"](texts=tf.constant(["crude oil barrels", "wheat harvest"]))
         probs = probs["probabilities"].numpy()
         assert probs.shape == (2, 3) and ((probs >= 0) & (probs <= 1)).all()
+        bundle = os.path.join(run_dir, "Exporter", "kd_" + student)
+        for name in ("model.tflite", "model_int8.tflite", "model_card.md", "serving.json", "labels.txt"):
+            assert os.path.exists(os.path.join(bundle, name)), name
+        formats = json.load(open(os.path.join(bundle, "formats.json")))
+        assert formats["tflite"]["agreement_with_keras"] >= 0.99 and formats["saved_model"]["agreement_with_keras"] == 1
     # The first push of each distilled student is blessed and served as version 1.
     for student in students:
         assert os.path.exists(os.path.join(out_dir, "custom", "serving", "kd_" + student, "1", "saved_model"))
