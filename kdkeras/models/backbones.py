@@ -82,7 +82,8 @@ def tiny_tokenizer(texts, vocabulary_size=2000):
         strip_accents=True,
         reserved_tokens=_SPECIAL_TOKENS,
     )
-    return keras_hub.models.BertTokenizer(vocabulary=vocab, lowercase=True, strip_accents=True)
+    return keras_hub.models.BertTokenizer(vocabulary=vocab, lowercase=True, strip_accents=True,
+                                          special_tokens_in_strings=True)
 
 
 def load_backbone(name, sequence_length, train_texts=None, seed=0):
@@ -126,6 +127,7 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0):
                 vocabulary=tokenizer.vocabulary,
                 lowercase=tokenizer.lowercase,
                 strip_accents=tokenizer.lowercase,
+                special_tokens_in_strings=True,  # "[MASK]" in augmented text is BERT's mask token
             )
         except BackboneError:
             raise
@@ -152,6 +154,7 @@ def save_preprocessor(preprocessor, directory):
             {
                 "lowercase": tokenizer.lowercase,
                 "strip_accents": tokenizer.strip_accents,
+                "special_tokens_in_strings": tokenizer.special_tokens_in_strings,
                 "sequence_length": preprocessor.sequence_length,
             },
             f,
@@ -167,6 +170,7 @@ def load_preprocessor(directory):
         vocabulary=os.path.join(directory, "vocab.txt"),
         lowercase=config["lowercase"],
         strip_accents=config["strip_accents"],
+        special_tokens_in_strings=config.get("special_tokens_in_strings", True),
     )
     return keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer=tokenizer, sequence_length=config["sequence_length"]

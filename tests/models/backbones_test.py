@@ -91,6 +91,9 @@ def test_minilm_tokenizer_matches_hf_uncased_rules():
     ids = np.asarray(tokenizer(["Café CRUDE"]))[0].tolist()
     assert ids == np.asarray(tokenizer(["cafe crude"]))[0].tolist()
     assert tokenizer.id_to_token(ids[0]) == "cafe"
+    # Augmented transfer-set text carries BERT's mask token as "[MASK]".
+    masked = np.asarray(tokenizer(["oil [MASK] rose"]))[0].tolist()
+    assert masked[1] == tokenizer.token_to_id("[MASK]") and len(masked) == 3
 
 
 def test_tiny_backbone_learns_vocabulary():
@@ -118,3 +121,5 @@ def test_preprocessor_round_trip(tmp_path):
     again = backbones.load_preprocessor(str(tmp_path / "p"))
     a, b = preprocessor(texts[:2]), again(texts[:2])
     np.testing.assert_array_equal(np.asarray(a["token_ids"]), np.asarray(b["token_ids"]))
+    mask_id = again.tokenizer.token_to_id("[MASK]")
+    assert mask_id in np.asarray(again(["wheat [MASK] fell"])["token_ids"])[0].tolist()
