@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "pipelines.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=1500,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 
