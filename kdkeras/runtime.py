@@ -119,8 +119,8 @@ class NumpyTokenizer:
         Args:
             texts: a string, or a list of `str` / UTF-8 `bytes`.
             length: `"int"` mode: pad (with 0) every row to this many ids;
-                None pads to the longest document of the batch, like the
-                Keras tokenizer. Ignored in `"tf_idf"` mode.
+                None pads to the longest document of the batch (at least
+                one id), like the Keras tokenizer. Ignored in `"tf_idf"` mode.
 
         Returns:
             int32 array `(batch, length)` of ids, or float32 array
@@ -137,7 +137,11 @@ class NumpyTokenizer:
                 out[row] = counts * self.idf
             return out
         rows = [self.ids(text) for text in texts]
-        width = max((len(r) for r in rows), default=0) if length is None else int(length)
+        # Like Keras: the longest document, and at least one (padding) id when there are documents.
+        if length is not None:
+            width = int(length)
+        else:
+            width = max([1] + [len(r) for r in rows]) if rows else 0
         out = np.zeros((len(rows), width), "int32")
         for i, r in enumerate(rows):
             r = r[:width]
