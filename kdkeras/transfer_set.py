@@ -141,7 +141,7 @@ class _Augment(beam.DoFn):
         self.made = _Progress("copies_made")
 
     def process(self, doc, counts):
-        if self._sampler_key is not id(counts):  # one sampler per side-input value
+        if self._sampler_key != id(counts):  # one sampler per side-input value (ints: compare by value)
             self.sampler, self._sampler_key = augment.PosSampler(counts), id(counts)
         base = {"source_id": doc["source_id"], "labels": doc["labels"]}
         yield {**base, "copy": 0, "text": doc["text"], "augmentations": []}
