@@ -8,17 +8,25 @@ place when complete, so a crash never leaves a half-written artifact.
 A finished artifact whose fingerprint matches is reused instead of being
 recomputed; long executors also get a stable `work_dir` for checkpoints, so
 an interrupted run resumes where it stopped.
+
+Component names become directory names, so they must be plain names (no
+`/` or `..`); `kdkeras.paths.safe_join` keeps other names from configs or
+the command line inside the pipeline root.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from importlib import metadata as importlib_metadata
+
+from kdkeras.paths import check_name
 
 METADATA_FILE = "metadata.json"
 _VERSIONED = ("kdkeras", "tensorflow", "keras", "keras-hub", "apache-beam", "numpy", "scikit-learn")
@@ -59,8 +67,15 @@ class Artifact:
 
     def __init__(self, uri):
         self.uri = uri
-        with open(os.path.join(uri, METADATA_FILE)) as f:
-            self.metadata = json.load(f)
+        path = os.path.join(uri, METADATA_FILE)
+        try:
+            with open(path) as f:
+                self.metadata = json.load(f)
+        except FileNotFoundError:
+            what = "no such folder" if not os.path.isdir(uri) else f"no {METADATA_FILE}"
+            raise FileNotFoundError(f"{uri}: not a finished pipeline artifact ({what})") from None
+        except ValueError as e:
+            raise ValueError(f"{path}: unreadable artifact metadata ({e})") from None
 
     @property
     def fingerprint(self):
@@ -79,13 +94,14 @@ class Component:
     Args:
         name: artifact directory name; defaults to the class name (give a
             distinct name to run the same component twice in one pipeline).
+            A plain name: no `/`, not `..`.
         **parameters: values for the parameters declared in `SPEC`.
     """
 
     SPEC = ComponentSpec()
 
     def __init__(self, name=None, **parameters):
-        self.name = name or type(self).__name__
+        self.name = check_name(name or type(self).__name__, "component name")
         unknown = set(parameters) - set(self.SPEC.parameters)
         if unknown:
             raise TypeError(f"{self.name}: unknown parameters {sorted(unknown)}")
@@ -101,10 +117,14 @@ class Component:
         """
         raise NotImplementedError
 
+    def fingerprint_parameters(self):
+        """The parameters that enter the fingerprint (all of them unless a subclass says otherwise)."""
+        return self.parameters
+
     def fingerprint(self, inputs):
         payload = {
             "component": type(self).__name__,
-            "parameters": self.parameters,
+            "parameters": self.fingerprint_parameters(),
             "inputs": {k: _input_fingerprint(v) for k, v in sorted(inputs.items())},
             "versions": library_versions(),
         }
@@ -138,6 +158,8 @@ class Component:
                 return artifact
         work_dir = os.path.join(pipeline_root, f".{self.name}.work")
         _prepare_work_dir(work_dir, fingerprint, force)
+        # Output folders of killed runs of this component (never trusted: they were not moved into place).
+        remove_stale_temporaries(pipeline_root, rf"\.{re.escape(self.name)}\.tmp-(\d+)|{re.escape(self.name)}\.old-(\d+)")
         tmp = os.path.join(pipeline_root, f".{self.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
@@ -147,6 +169,7 @@ class Component:
             results = self.execute(inputs, tmp, work_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            _drop_unused_work_dir(work_dir)
             raise
         seconds = time.time() - started
         meta = {
@@ -169,6 +192,28 @@ class Component:
         shutil.rmtree(work_dir, ignore_errors=True)
         log(f"[{self.name}] done in {seconds:.0f} s → {final}")
         return Artifact(final)
+
+
+@contextlib.contextmanager
+def removed_on_failure(path):
+    """Context manager: if the block raises, removes what it newly created of `path`.
+
+    That is the outermost of `path` and its parents that did not exist on
+    entry (nothing when `path` already existed), so a failed first run leaves
+    no empty run or output folders behind.
+    """
+    created, current = None, os.path.abspath(path)
+    while not os.path.exists(current):
+        created, parent = current, os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    try:
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def write_json(path, obj):
@@ -202,6 +247,51 @@ def _prepare_work_dir(work_dir, fingerprint, force):
     os.makedirs(work_dir)
     with open(stamp, "w") as f:
         f.write(fingerprint)
+
+
+def remove_stale_temporaries(directory, pattern):
+    """Removes the entries of `directory` matching `pattern` whose process is gone.
+
+    `pattern` must match whole names and capture the writing process's id
+    (in one of its groups): entries of live processes (a concurrent run, or
+    this one) are kept.
+    """
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in names:
+        match = re.fullmatch(pattern, name)
+        if not match:
+            continue
+        pid = int(next(g for g in match.groups() if g is not None))
+        if pid != os.getpid() and not _process_alive(pid):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+
+
+def _process_alive(pid):
+    if os.name != "posix":  # os.kill(pid, 0) would terminate it on Windows: keep the entry
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _drop_unused_work_dir(work_dir):
+    """Removes a work dir that holds nothing to resume from (only its FINGERPRINT stamp)."""
+    try:
+        if os.listdir(work_dir) == ["FINGERPRINT"]:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _replace_dir(src, dst):

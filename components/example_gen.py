@@ -18,11 +18,20 @@ def load_schema(artifact):
 
 
 class ExampleGen(Component):
-    """Reads `train`, `dev`, `test` in hedwig layout into gzip TFRecord shards.
+    """Reads `train`, `dev`, `test` into gzip TFRecord shards.
 
-    Outputs `Split-<split>/data_tfrecord-*.gz` and `schema.json` (dataset,
+    Each split is `<split>.tsv[.gz]` in hedwig layout (label bits) or
+    `<split>.jsonl[.gz]` with label names listed in `labels.txt` (see
+    `kdkeras.data.registry.load_dataset`). Outputs
+    `Split-<split>/data_tfrecord-*.gz` and `schema.json` (dataset,
     multi_label, num_classes, label_names, rows per split). A missing dev
     split is carved deterministically from train.
+
+    Every row is validated; the first bad row stops the run with a
+    `DataError` naming its file and line, unless `skip_bad_rows`: then bad
+    rows are left out and counted, and the results (in `metadata.json`) hold
+    `skipped_rows`: the total, counts per split and per reason, and the
+    first few `file:line: reason` messages.
 
     Parameters:
         dataset: registry name (reuters, aapd, imdb, yelp, custom).
@@ -30,11 +39,13 @@ class ExampleGen(Component):
         multi_label: override the registry (None keeps it).
         dev_fraction: share of train carved as dev when there is no dev file.
         max_docs: keep only the first N documents of each split (smoke runs).
+        skip_bad_rows: skip and count malformed rows instead of stopping.
     """
 
     SPEC = ComponentSpec(
         inputs=(),
-        parameters=dict(dataset=REQUIRED, data_dir=None, multi_label=None, dev_fraction=0.1, max_docs=None),
+        parameters=dict(dataset=REQUIRED, data_dir=None, multi_label=None, dev_fraction=0.1, max_docs=None,
+                        skip_bad_rows=False),
         description="validated train/dev/test documents as tf.Example",
     )
 
@@ -45,6 +56,13 @@ class ExampleGen(Component):
 
             spec = dataclasses.replace(spec, multi_label=self.parameters["multi_label"])
         return spec
+
+    def fingerprint_parameters(self):
+        # skip_bad_rows=False reads exactly as before the option existed: keep older runs' fingerprints.
+        params = dict(self.parameters)
+        if not params["skip_bad_rows"]:
+            del params["skip_bad_rows"]
+        return params
 
     def fingerprint(self, inputs):
         # The data files are inputs too: hash them so edited data is re-read.
@@ -59,7 +77,14 @@ class ExampleGen(Component):
 
     def execute(self, inputs, output_dir, work_dir):
         spec = self._spec()
-        splits, names = registry.load_dataset(spec, self.parameters["data_dir"], self.parameters["dev_fraction"])
+        on_bad_row = "skip" if self.parameters["skip_bad_rows"] else "raise"
+        splits, names = registry.load_dataset(
+            spec, self.parameters["data_dir"], self.parameters["dev_fraction"], on_bad_row
+        )
+        skipped = registry.bad_row_summary(splits)
+        if skipped["total"]:
+            counts = ", ".join(f"{k}: {v}" for k, v in skipped["splits"].items() if v)
+            print(f"[{self.name}] skipped {skipped['total']} bad rows ({counts})", flush=True)
         limit = self.parameters["max_docs"]
         rows = {}
         for split_name, split in splits.items():
@@ -77,7 +102,7 @@ class ExampleGen(Component):
             "sources": {k: v.source for k, v in splits.items()},
         }
         write_json(os.path.join(output_dir, SCHEMA_FILE), schema)
-        return {"rows": rows, "num_classes": len(names)}
+        return {"rows": rows, "num_classes": len(names), "skipped_rows": skipped}
 
 
 def read_split(artifact, split, with_logits=False):

@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 
-from components.base import REQUIRED, Component, ComponentSpec, write_json
+from components.base import REQUIRED, Component, ComponentSpec, remove_stale_temporaries, write_json
 
 PUSH_FILE = "push.json"
 
@@ -31,7 +31,10 @@ class Pusher(Component):
     (next integer version, written under a temporary name and renamed); the
     decision, scores and reason for every student go to this component's
     metadata and `push.json`, and a `push.json` goes into each pushed
-    version too.
+    version too. A push is not repeated: when the newest served version came
+    from the same export (a run killed after pushing, before its artifact
+    was stored, or `--force`), it is reported again instead of copied as a
+    new version.
 
     Inputs:
         exports: an Exporter artifact (one folder per student).
@@ -54,24 +57,31 @@ class Pusher(Component):
         p = self.parameters
         models = inputs["evaluation"].metadata["results"]["models"]
         metric = inputs["evaluation"].metadata["results"]["metric"]
+        exports = inputs["exports"]
         decisions = {}
-        for name in sorted(inputs["exports"].metadata["results"]["saved_models"]):
+        for name in sorted(exports.metadata["results"]["saved_models"]):
             score = models[name].get("dev_mean", models[name]["dev"])
             target = os.path.join(p["serving_dir"], name)
-            blessed, reason = self._bless(name, score, models, target)
+            remove_stale_temporaries(target, r"\.tmp-\d+-(\d+)")  # copies cut short by a kill
+            versions = served_versions(target)
+            pushed = versions[-1] if versions and _is_push_of(target, versions[-1], exports) else None
+            if pushed is not None:  # judged as if that push had not happened yet
+                versions = versions[:-1]
+            blessed, reason = self._bless(name, score, models, target, versions)
             decision = {"blessed": blessed, "dev": score, "metric": metric, "reason": reason}
             if blessed:
-                version = (served_versions(target) or [0])[-1] + 1
+                version = pushed or (versions or [0])[-1] + 1
                 decision.update(version=version, path=os.path.join(target, str(version)))
-                self._push(inputs["exports"].path(name), target, version, {**decision, "student": name,
-                           "source": inputs["exports"].uri})
+                if pushed is None:
+                    self._push(exports.path(name), target, version, {
+                        **decision, "student": name, "source": exports.uri, "export_fingerprint": exports.fingerprint})
             print(f"[{self.name}] {name}: {'pushed as version ' + str(decision['version']) if blessed else 'not pushed'}"
                   f" ({reason})", flush=True)
             decisions[name] = decision
         write_json(os.path.join(output_dir, PUSH_FILE), decisions)
         return decisions
 
-    def _bless(self, name, score, models, target):
+    def _bless(self, name, score, models, target, versions):
         p = self.parameters
         if score < p["min_score"]:
             return False, f"dev {score:.2f} < min_score {p['min_score']:.2f}"
@@ -79,7 +89,6 @@ class Pusher(Component):
         if baseline is None:
             return True, f"dev {score:.2f} >= min_score {p['min_score']:.2f}"
         if baseline == "served":
-            versions = served_versions(target)
             if not versions:
                 return True, f"first version; dev {score:.2f} >= min_score {p['min_score']:.2f}"
             with open(os.path.join(target, str(versions[-1]), PUSH_FILE)) as f:
@@ -101,3 +110,13 @@ class Pusher(Component):
         shutil.copytree(source, tmp)
         write_json(os.path.join(tmp, PUSH_FILE), record)
         os.rename(tmp, os.path.join(target, str(version)))
+
+
+def _is_push_of(target, version, exports):
+    """Whether served `version` was copied from the Exporter artifact `exports`."""
+    try:
+        with open(os.path.join(target, str(version), PUSH_FILE)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return record.get("source") == exports.uri and record.get("export_fingerprint") == exports.fingerprint

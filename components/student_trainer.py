@@ -88,5 +88,5 @@ class StudentTrainer(Component):
 
 def load_student(artifact):
     """`(student, tokenizer)` from a StudentTrainer artifact."""
-    student = keras.saving.load_model(artifact.path(MODEL_FILE), compile=False)
+    student = models.load_model(artifact.path(MODEL_FILE))  # Keras safe_mode: never runs stored code
     return student, WordTokenizer.load(artifact.path(TOKENIZER_DIR))

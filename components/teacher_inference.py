@@ -11,7 +11,7 @@ from kdkeras.data import examples
 
 
 class TeacherInference(Component):
-    """Runs the teacher over train, dev and test and stores its logits.
+    """Runs the teacher over the splits (train, dev and test) and stores its logits.
 
     Outputs `Split-<split>/data_tfrecord-*.gz` with `text`, `labels` and
     `teacher_logits` per document (the transfer set for distillation, and
@@ -19,19 +19,25 @@ class TeacherInference(Component):
 
     Parameters:
         batch_size: inference batch size.
+        splits: the splits to label (a teacher sweep needs only dev and test).
     """
 
     SPEC = ComponentSpec(
         inputs=("examples", "teacher"),
-        parameters=dict(batch_size=64),
+        parameters=dict(batch_size=64, splits=["train", "dev", "test"]),
         description="documents with teacher logits",
     )
+
+    def fingerprint_parameters(self):
+        if self.parameters["splits"] == ["train", "dev", "test"]:  # the same fingerprint as before `splits`
+            return {k: v for k, v in self.parameters.items() if k != "splits"}
+        return self.parameters
 
     def execute(self, inputs, output_dir, work_dir):
         schema = load_schema(inputs["examples"])
         teacher, preprocessor = load_teacher(inputs["teacher"])
         scores = {}
-        for split_name in ("train", "dev", "test"):
+        for split_name in self.parameters["splits"]:
             split, _ = read_split(inputs["examples"], split_name)
             print(f"[{self.name}] teacher logits for {len(split)} {split_name} documents", flush=True)
             logits = training.predict_logits(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)

@@ -6,7 +6,7 @@ import keras
 
 from components.base import Component, ComponentSpec, write_json
 from components.example_gen import load_schema, read_split
-from kdkeras import plots, training
+from kdkeras import models, plots, training, windows
 from kdkeras.models import backbones
 from kdkeras.models.docbert import DocBERT
 
@@ -27,6 +27,10 @@ class TeacherTrainer(Component):
         sequence_length, epochs, batch_size, learning_rate, warmup_fraction,
         weight_decay, dropout, pooling, seed, jit_compile: training recipe.
         distribute: tf.distribute strategy name (None, "mirrored", ...).
+        windows: read each document as up to this many overlapping windows
+            of `sequence_length` word pieces, pooling their logits (1: truncate).
+        window_stride: word pieces between window starts (None: half a window).
+        window_pooling: "mean" or "max" of the window logits.
     """
 
     SPEC = ComponentSpec(
@@ -34,10 +38,15 @@ class TeacherTrainer(Component):
         parameters=dict(
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
-            distribute=None,
+            distribute=None, windows=1, window_stride=None, window_pooling="mean",
         ),
         description="fine-tuned DocBERT teacher",
     )
+
+    def fingerprint_parameters(self):
+        if self.parameters["windows"] == 1:  # truncation: the same fingerprint as before windows existed
+            return {k: v for k, v in self.parameters.items() if not k.startswith("window")}
+        return self.parameters
 
     def execute(self, inputs, output_dir, work_dir):
         p = self.parameters
@@ -50,18 +59,22 @@ class TeacherTrainer(Component):
                 p["backbone"], p["sequence_length"], train_texts=train.texts, seed=p["seed"]
             )
             teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
+            model, transform = windows.wrap(teacher, preprocessor, p["windows"], p["window_stride"], p["window_pooling"])
             result = training.fit_teacher(
-                teacher, preprocessor, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
+                model, transform, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
                 p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
             )
         teacher.save(os.path.join(output_dir, MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
+        windows.save_config(os.path.join(output_dir, PREPROCESSOR_DIR), p["windows"], p["window_stride"],
+                            p["window_pooling"])
         plots.training_curves(result["history"], os.path.join(output_dir, "training.png"), "teacher")
         write_json(os.path.join(output_dir, "history.json"), result)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params()}
 
 
 def load_teacher(artifact):
-    """`(teacher, preprocessor)` from a TeacherTrainer artifact."""
-    teacher = keras.saving.load_model(artifact.path(MODEL_FILE), compile=False)
-    return teacher, backbones.load_preprocessor(artifact.path(PREPROCESSOR_DIR))
+    """`(teacher, preprocessor)` from a TeacherTrainer artifact (windowed when it was trained so)."""
+    teacher = models.load_model(artifact.path(MODEL_FILE))  # Keras safe_mode: never runs stored code
+    directory = artifact.path(PREPROCESSOR_DIR)
+    return windows.load(teacher, backbones.load_preprocessor(directory), directory)

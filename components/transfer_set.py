@@ -28,6 +28,16 @@ def beam_options(beam_args=None):
     return PipelineOptions(args)
 
 
+def check_teacher_dir(teacher_dir):
+    """Raises `FileNotFoundError` naming `teacher_dir` unless it holds a trained teacher and its preprocessor."""
+    for name in (MODEL_FILE, os.path.join(PREPROCESSOR_DIR, "preprocessor.json")):
+        if not os.path.isfile(os.path.join(teacher_dir, name)):
+            raise FileNotFoundError(
+                f"{teacher_dir}: no {name} (teacher weights and preprocessor); expected a TeacherTrainer "
+                "artifact folder such as RUN/TeacherTrainer"
+            )
+
+
 def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_prefix, multiplier, config,
                    batch_size=64, num_shards=0):
     """Adds read → TransferSet → write to `pipeline` (any runner; paths local or gs://).
@@ -98,6 +108,7 @@ class TransferSet(Component):
         import apache_beam as beam
 
         p = self.parameters
+        check_teacher_dir(inputs["teacher"].uri)  # fail here, not inside a Beam worker
         schema = load_schema(inputs["examples"])
         pattern = inputs["examples"].path("Split-train", examples.SHARD_PATTERN)
         split_dir = os.path.join(output_dir, "Split-train")

@@ -29,6 +29,8 @@ import sys
 
 import numpy as np
 
+from kdkeras.paths import UnsafePathError, safe_join
+
 SERVING_FILE = "serving.json"
 LABELS_FILE = "labels.txt"
 TOKENIZER_DIR = "tokenizer"
@@ -37,6 +39,47 @@ FORMAT = "kdkeras-serving/1"
 
 class ServingError(Exception):
     """A model path or serving bundle that cannot be used; the message says why."""
+
+
+def check_texts(texts):
+    """The texts to classify as a list of `str`, or a one-line `TypeError`/`ValueError`.
+
+    Accepts one string, or a list (tuple, 1-D array, any sequence) of
+    strings; `bytes` must be UTF-8 and are decoded. Anything else (numbers, None, nested lists) is
+    refused, naming the first bad item.
+
+    Example:
+    >>> check_texts(["oil prices rose", b"wheat"])
+    ['oil prices rose', 'wheat']
+    >>> check_texts([1, 2])
+    Traceback (most recent call last):
+    TypeError: texts[0]: expected a string, got int
+    """
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    elif isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise ValueError(f"texts: expected a 1-D batch of strings, got an array of shape {texts.shape}")
+        texts = texts.tolist()
+    elif hasattr(texts, "__iter__") and not isinstance(texts, (dict, set, frozenset)):
+        texts = list(texts)  # a list, tuple, generator, pandas Series, ...
+    else:
+        raise TypeError(f"texts: expected a string or a list of strings, got {type(texts).__name__}")
+    out = []
+    for i, text in enumerate(texts):
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"texts[{i}]: bytes are not valid UTF-8 ({e.reason} at byte {e.start})") from None
+        elif not isinstance(text, str):
+            raise TypeError(f"texts[{i}]: expected a string, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # lone surrogates, e.g. undecodable command-line bytes
+            raise ValueError(f"texts[{i}]: not valid UTF-8 text ({e.reason} at character {e.start})") from None
+        out.append(str(text))
+    return out
 
 
 def write_serving_assets(directory, tokenizer, label_names, multi_label, threshold=0.5):
@@ -94,16 +137,24 @@ def _find_assets(path):
     )
 
 
+def _bundle_path(folder, config, key, default):
+    """A file named in `serving.json`, which must stay inside the bundle folder."""
+    try:
+        return safe_join(folder, str(config.get(key, default)))
+    except UnsafePathError as e:
+        raise ServingError(f"{os.path.join(folder, SERVING_FILE)}: {key!r}: {e}") from None
+
+
 def _read_assets(folder):
     try:
         with open(os.path.join(folder, SERVING_FILE)) as f:
             config = json.load(f)
-        with open(os.path.join(folder, config.get("labels", LABELS_FILE)), encoding="utf-8") as f:
+        if not isinstance(config, dict) or "multi_label" not in config:
+            raise ServingError(f"{os.path.join(folder, SERVING_FILE)}: no 'multi_label' setting")
+        with open(_bundle_path(folder, config, "labels", LABELS_FILE), encoding="utf-8") as f:
             labels = [line.rstrip("\n") for line in f if line.strip()]
     except (OSError, ValueError) as e:
         raise ServingError(f"{folder}: unreadable serving bundle ({e})") from None
-    if not isinstance(config, dict) or "multi_label" not in config:
-        raise ServingError(f"{os.path.join(folder, SERVING_FILE)}: no 'multi_label' setting")
     return config, labels
 
 
@@ -151,7 +202,7 @@ class Predictor:
         if kind == "saved_model":
             fn = _saved_model_fn(path)
         else:
-            fn = _tflite_fn(path, os.path.join(folder, config.get("tokenizer", TOKENIZER_DIR)), num_threads)
+            fn = _tflite_fn(path, _bundle_path(folder, config, "tokenizer", TOKENIZER_DIR), num_threads)
         predictor = cls(fn, labels, config["multi_label"], config.get("threshold", 0.5), kind)
         # Checks the model against the bundle once, so mismatches fail at load time.
         width = predictor.predict_proba([""]).shape[1]
@@ -160,8 +211,16 @@ class Predictor:
         return predictor
 
     def predict_proba(self, texts):
-        """Probabilities, float32 `(len(texts), num_labels)`."""
-        texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
+        """Probabilities, float32 `(len(texts), num_labels)`.
+
+        Args:
+            texts: a string or a list of strings (UTF-8 `bytes` are decoded).
+
+        Raises:
+            TypeError: an item is not a string (a number, None, a list, ...).
+            ValueError: bytes or text that are not valid UTF-8.
+        """
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.label_names)), "float32")
         return np.asarray(self._probabilities_fn(texts), "float32")
@@ -183,6 +242,8 @@ class Predictor:
         """Per text, the predicted `(label, probability)` pairs, most probable first.
 
         With `top_k`, the `top_k` most probable labels instead, predicted or not.
+        `texts` is checked like in `predict_proba` (one-line `TypeError` or
+        `ValueError` for anything but strings).
         """
         out = []
         for row in self.predict_proba(texts):
@@ -278,11 +339,12 @@ def main(argv=None):
     if args.top_k < 0:
         parser.error("--top-k must be >= 0")
     try:
+        texts = check_texts(args.texts)
         predictor = Predictor.load(args.path)
-    except ServingError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+    except (ServingError, TypeError, ValueError) as e:
+        print(f"{parser.prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    probabilities = predictor.predict_proba(args.texts)
+    probabilities = predictor.predict_proba(texts)
     for text, row in zip(args.texts, probabilities):
         labels = [(predictor.label_names[i], float(row[i])) for i in predictor.decide(row)]
         top = [(predictor.label_names[i], float(row[i])) for i in np.argsort(-row, kind="stable")[: args.top_k]]

@@ -2,8 +2,8 @@
 
 Model selection follows the paper: after every epoch the model is scored on
 the dev split with the task metric, and the best epoch's weights are kept.
-`keras.callbacks.BackupAndRestore` makes an interrupted training resume at
-the last finished epoch.
+`EpochBackup` makes an interrupted training resume at the last finished
+epoch, with the same result as an uninterrupted one (see `_fit`).
 """
 
 import json
@@ -92,6 +92,7 @@ def init_output_bias(model, labels, multi_label, layer_name="logits"):
     the first hundreds of steps only learn the prior; starting from it lets
     fine-tuning spend its few epochs on the documents.
     """
+    model = getattr(model, "classifier", model)  # a WindowedClassifier's inner model
     try:
         layer = model.get_layer(layer_name)
     except ValueError:
@@ -125,11 +126,142 @@ def make_dataset(texts, y, transform, batch_size, shuffle=False, seed=0):
     return ds.prefetch(AUTOTUNE)
 
 
+def steps_per_epoch(n, batch_size):
+    """Batches in one epoch of `n` examples (the last one may be smaller)."""
+    return int(np.ceil(n / batch_size))
+
+
+def make_training_dataset(texts, y, transform, batch_size, seed=0, epochs=1, first_epoch=0):
+    """`tf.data` pipeline for `fit`: epochs `first_epoch` … `epochs - 1` back to back, each shuffled.
+
+    The order of epoch `e` is a stateless shuffle seeded with `(seed, e)`
+    alone, so a training resumed at epoch `e` sees the same batches as an
+    uninterrupted one (a `reshuffle_each_iteration` shuffle would instead
+    start its sequence of orders again, and it depends on the global seed).
+    Pass `steps_per_epoch=steps_per_epoch(len(texts), batch_size)` to `fit`:
+    Keras then reads all epochs from one iterator.
+
+    Args:
+        texts: list of strings.
+        y: targets (array or dict of arrays).
+        transform: batched text → model inputs function.
+        batch_size: batch size (each epoch ends with its own partial batch).
+        seed: shuffling seed.
+        epochs: the training's total number of epochs.
+        first_epoch: the epoch to start at (0-based).
+    """
+    n = len(texts)
+    texts = tf.constant(list(texts))
+    y = tf.nest.map_structure(tf.convert_to_tensor, y)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    def gather(indices):
+        return transform(tf.gather(texts, indices)), tf.nest.map_structure(lambda t: tf.gather(t, indices), y)
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_order)
+    return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _write_json_atomically(path, obj):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def _read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+def _remove_except(directory, prefix, keep):
+    for name in os.listdir(directory):
+        if name.startswith(prefix) and name not in keep:
+            os.remove(os.path.join(directory, name))
+
+
+def _unsaved_state(model):
+    """Variables `save_weights` leaves out: chiefly the random seed generators' states (dropout masks)."""
+    saved = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in saved]
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """Backs up the training state after every epoch; a new `fit` resumes from it.
+
+    Unlike `keras.callbacks.BackupAndRestore`, the backup
+
+    - survives a kill at any moment: each epoch goes to new files
+      (`epoch<N>.weights.h5` with model and optimizer, `epoch<N>.npz` with
+      the state of the random seed generators, which `save_weights` leaves
+      out), and `state.json`, replaced atomically last, names the epoch to
+      resume from;
+    - makes a resumed training identical to an uninterrupted one: with the
+      seed generators restored, the resumed epochs draw the same dropout
+      masks (and `make_training_dataset` gives them the same batches);
+    - keeps the logs of finished epochs, so the history of a resumed
+      training is complete (`self.history`).
+
+    Put it after callbacks that write into the epoch logs (`DevSelection`),
+    and pass `initial_epoch=backup.initial_epoch` to `fit`. The backup is
+    kept at the end of training (the caller deletes the folder when the
+    result is safely stored), so a kill after the last epoch does not
+    retrain.
+
+    Args:
+        backup_dir: folder of the backup.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.state_path = os.path.join(backup_dir, "state.json")
+        self.state = _read_json(self.state_path)
+        self.history = dict(self.state["history"]) if self.state else {}
+
+    @property
+    def initial_epoch(self):
+        """The number of finished epochs in the backup (0: none)."""
+        return self.state["epoch"] if self.state else 0
+
+    def on_train_begin(self, logs=None):
+        if not self.state:
+            return
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(self.backup_dir, self.state["weights"]))
+        with np.load(os.path.join(self.backup_dir, self.state["generators"])) as saved:
+            for i, variable in enumerate(_unsaved_state(model)):
+                variable.assign(saved[f"v{i}"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch{epoch + 1}"
+        weights, generators = f"{name}.weights.h5", f"{name}.npz"
+        self.model.save_weights(os.path.join(self.backup_dir, weights), overwrite=True)
+        np.savez(os.path.join(self.backup_dir, generators),
+                 **{f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_unsaved_state(self.model))})
+        self.state = {"epoch": epoch + 1, "weights": weights, "generators": generators, "history": self.history}
+        _write_json_atomically(self.state_path, self.state)
+        _remove_except(self.backup_dir, "epoch", {weights, generators})
+
+
 class DevSelection(keras.callbacks.Callback):
     """Scores the model on dev after each epoch and keeps the best weights.
 
     Logs `val_<metric>` (percent). The best weights go to
-    `<checkpoint_dir>/best.weights.h5` with their score in `best.json`, so
+    `<checkpoint_dir>/best-epoch<N>.weights.h5`, named with their score in
+    `best.json` (replaced atomically after the weights are written), so
     selection survives an interrupted and resumed training.
 
     Args:
@@ -139,44 +271,55 @@ class DevSelection(keras.callbacks.Callback):
         checkpoint_dir: folder for the best weights.
         model: the model to score and save (defaults to the trained model;
             pass the student when training a `Distiller`).
+        ema: score (and keep) the optimizer's moving averages of the
+            weights instead of the weights: they are swapped in for the
+            scoring and swapped back, so training goes on with its own.
     """
 
-    def __init__(self, dev_ds, dev_labels, multi_label, checkpoint_dir, model=None):
+    def __init__(self, dev_ds, dev_labels, multi_label, checkpoint_dir, model=None, ema=False):
         super().__init__()
         self.dev_ds = dev_ds
         self.dev_labels = dev_labels
         self.multi_label = multi_label
         self.checkpoint_dir = checkpoint_dir
         self.target = model
+        self.ema = keras.callbacks.SwapEMAWeights() if ema else None
         os.makedirs(checkpoint_dir, exist_ok=True)
-        self.weights_path = os.path.join(checkpoint_dir, "best.weights.h5")
         self.state_path = os.path.join(checkpoint_dir, "best.json")
+
+    def set_model(self, model):
+        super().set_model(model)
+        if self.ema is not None:
+            self.ema.set_model(model)
 
     @property
     def best(self):
-        if os.path.exists(self.state_path):
-            with open(self.state_path) as f:
-                return json.load(f)
-        return {"epoch": -1, "score": -1.0}
+        return _read_json(self.state_path, {"epoch": -1, "score": -1.0})
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.target or self.model
-        logits = model.predict(self.dev_ds, verbose=0)
-        value = metrics.score(self.dev_labels, logits, self.multi_label)
+        if self.ema is not None:
+            self.ema.on_test_begin()  # the averaged weights into the model
+        try:
+            logits = model.predict(self.dev_ds, verbose=0)
+            value = metrics.score(self.dev_labels, logits, self.multi_label)
+            if value > self.best["score"]:
+                weights = f"best-epoch{epoch + 1}.weights.h5"
+                model.save_weights(os.path.join(self.checkpoint_dir, weights), overwrite=True)
+                _write_json_atomically(self.state_path, {"epoch": epoch + 1, "score": value, "weights": weights})
+                _remove_except(self.checkpoint_dir, "best-epoch", {weights})
+        finally:
+            if self.ema is not None:
+                self.ema.on_test_end()  # and the trained ones back
         name = "val_" + metrics.metric_name(self.multi_label)
         if logs is not None:
             logs[name] = value  # shown by the progress bar
-        if value > self.best["score"]:
-            model.save_weights(self.weights_path)
-            tmp = self.state_path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump({"epoch": epoch + 1, "score": value}, f)
-            os.replace(tmp, self.state_path)
 
     def restore_best(self):
         """Loads the best weights into the model; returns `{"epoch", "score"}`."""
-        (self.target or self.model).load_weights(self.weights_path)
-        return self.best
+        best = self.best
+        (self.target or self.model).load_weights(os.path.join(self.checkpoint_dir, best["weights"]))
+        return {"epoch": best["epoch"], "score": best["score"]}
 
 
 def fit_teacher(
@@ -219,22 +362,40 @@ def fit_teacher(
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     init_output_bias(teacher, train.labels, multi_label)
     teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
-    train_ds = make_dataset(train.texts, targets(train.labels, multi_label), preprocessor, batch_size, True, seed)
+    y = targets(train.labels, multi_label)
     dev_ds = make_dataset(dev.texts, None, preprocessor, 64)
-    return _fit(teacher, train_ds, dev_ds, dev.labels, multi_label, epochs, work_dir, verbose)
+    return _fit(teacher, (train.texts, y, preprocessor, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
+                work_dir, verbose)
 
 
-def _fit(model, train_ds, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose, target=None, extra=()):
-    selection = DevSelection(dev_ds, dev_labels, multi_label, os.path.join(work_dir, "best"), target)
-    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup"))]
-    callbacks += list(extra) + [selection]
-    history = model.fit(train_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose, target=None, ema=False):
+    """`model.fit` with dev selection, resuming from the backup in `work_dir`.
+
+    A training interrupted at any point and started again gives the same
+    weights, history and selection as an uninterrupted one (on the same
+    machine): epoch `e` always has the same batches (`make_training_dataset`),
+    the backup restores weights, optimizer and seed generators, and the dev
+    score of an epoch is stored before its backup (a kill in between
+    retrains that epoch identically and scores it again).
+
+    Args:
+        train_data: `(texts, y, transform, batch_size, seed)` of `make_training_dataset`.
+    """
+    texts, y, transform, batch_size, seed = train_data
+    selection = DevSelection(dev_ds, dev_labels, multi_label, os.path.join(work_dir, "best"),
+                             model if target is None else target, ema)
+    backup = EpochBackup(os.path.join(work_dir, "backup"))
+    first = backup.initial_epoch
+    if first < epochs:
+        train_ds = make_training_dataset(texts, y, transform, batch_size, seed, epochs, first)
+        model.fit(train_ds, epochs=epochs, initial_epoch=first, steps_per_epoch=steps_per_epoch(len(texts), batch_size),
+                  callbacks=[selection, backup], verbose=verbose, shuffle=False)
+    elif model.optimizer is not None and not model.optimizer.built:
+        # Every epoch is in the backup (stopped before the result was stored): nothing left to train. The
+        # best weights hold optimizer variables too: build it as `fit` would so that they load quietly.
+        model.optimizer.build(model.trainable_variables)
     best = selection.restore_best()
-    return {
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-        "best_epoch": best["epoch"],
-        "dev_score": best["score"],
-    }
+    return {"history": backup.history, "best_epoch": best["epoch"], "dev_score": best["score"]}
 
 
 def fit_student(
@@ -283,10 +444,9 @@ def fit_student(
         model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction)
         model.compile(optimizer=optimizer)
         y = {"labels": y, "teacher_logits": np.asarray(teacher_logits, "float32")}
-    train_ds = make_dataset(train.texts, y, tokenizer, batch_size, True, seed)
     dev_ds = make_dataset(dev.texts, None, tokenizer, 256)
-    extra = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []
-    return _fit(model, train_ds, dev_ds, dev.labels, multi_label, epochs, work_dir, verbose, student, extra)
+    return _fit(model, (train.texts, y, tokenizer, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
+                work_dir, verbose, student, ema)
 
 
 def predict_logits(model, transform, texts, batch_size=64, verbose=0):

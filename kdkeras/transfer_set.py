@@ -206,12 +206,12 @@ class TeacherModelHandler(ModelHandler):
         self.batch_size = batch_size
 
     def load_model(self):
-        import keras
-
+        from kdkeras import models, windows
         from kdkeras.models import backbones
 
-        model = keras.saving.load_model(self.model_path, compile=False)
-        return _Teacher(model, backbones.load_preprocessor(self.preprocessor_dir))
+        model = models.load_model(self.model_path)  # Keras safe_mode: never runs stored code
+        preprocessor = backbones.load_preprocessor(self.preprocessor_dir)
+        return _Teacher(*windows.load(model, preprocessor, self.preprocessor_dir))
 
     def run_inference(self, batch, model, inference_args=None):
         import tensorflow as tf
@@ -232,8 +232,6 @@ class _ToExample(beam.DoFn):
         self.logits = _Progress("logits_computed")
 
     def process(self, result):
-        import tensorflow as tf
-
         from kdkeras.data import examples
 
         r = result.example
@@ -242,7 +240,7 @@ class _ToExample(beam.DoFn):
         features[SOURCE_ID].bytes_list.value.append(r["source_id"].encode())
         features[AUGMENTATIONS].bytes_list.value.extend(a.encode() for a in r["augmentations"])
         self.logits.inc()
-        yield tf.train.Example.SerializeToString(example)
+        yield example.SerializeToString(deterministic=True)  # protobuf map order is per process otherwise
 
 
 class TransferSet(beam.PTransform):

@@ -7,9 +7,8 @@ when the augment multiplier is above 1; distilled students then train on it.
 """
 
 import os
-import shutil
 
-from components.base import write_json
+from components.base import removed_on_failure, write_json
 from components.baselines import Baselines
 from components.evaluator import Evaluator
 from components.example_gen import ExampleGen
@@ -19,6 +18,8 @@ from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet
+from kdkeras.models import backbones
+from kdkeras.paths import check_name, safe_join
 
 REPORT_FILE = "report.json"
 DEFAULT_STUDENTS = ("lstm", "kimcnn", "lr")
@@ -26,8 +27,14 @@ BASELINES = ("lr", "svm")
 
 
 def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_id=None,
-                 multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None, log=print):
+                 multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None,
+                 skip_bad_rows=False, log=print):
     """Runs the whole job and writes `report.json` in the run directory.
+
+    Nothing is left behind when the input data is bad: if ExampleGen fails
+    on a first run, the folders it created are removed. A later failure
+    keeps the finished artifacts (they are complete, and reused when the
+    run is started again) but writes no report.
 
     Args:
         dataset: dataset name.
@@ -40,20 +47,24 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         students: student names to train, each without and with KD.
         baselines: also fit the scikit-learn LR and SVM baselines.
         beam_args: Beam pipeline options for the TransferSet component.
+        skip_bad_rows: skip and count malformed data rows instead of
+            stopping (ExampleGen's results and the report hold the counts).
 
     Returns:
         `(report, run_dir)`.
+
+    Raises:
+        kdkeras.paths.UnsafePathError: `dataset` or `run_id` is not a plain
+            directory name.
     """
-    run_dir = os.path.join(output_dir, dataset, run_id or config["profile"])
-    created = not os.path.exists(run_dir)
-    try:
+    run_dir = safe_join(output_dir, check_name(dataset, "dataset"),
+                        check_name(run_id or config["profile"], "run id"))
+    _check_teacher_backbone(config["teacher"].get("backbone"))
+    with removed_on_failure(run_dir):  # a first run that fails here leaves no folders behind
         examples = ExampleGen(
-            dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"]
+            dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"],
+            skip_bad_rows=skip_bad_rows,
         ).run({}, run_dir, force, log)
-    except Exception:
-        if created:  # nothing of this run exists yet: leave nothing behind
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     kd_inputs = {"examples": logits}
@@ -92,8 +103,18 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         "models": results["models"],
         "config": config,
     }
+    skipped = examples.metadata["results"].get("skipped_rows")
+    if skipped is not None:
+        report["skipped_rows"] = {"total": skipped["total"], "splits": skipped["splits"],
+                                  "reasons": skipped["reasons"]}
     write_json(os.path.join(run_dir, REPORT_FILE), report)
     return report, run_dir
+
+
+def _check_teacher_backbone(name):
+    """Fails early (before any artifact is written) on a teacher folder that cannot be loaded."""
+    if name and name not in ("minilm", "tiny") and (os.path.sep in name or name.startswith(".") or os.path.isdir(name)):
+        backbones.resolve(name)  # raises BackboneError naming the folder
 
 
 def format_report(report):

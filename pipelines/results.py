@@ -1,8 +1,10 @@
 """Results tables from results files: `python -m pipelines.results [--check]`.
 
 Reads the run reports copied into `docs/results/` (`table2_<dataset>.json`,
-a `report.json` of `pipelines.run` plus a `command` and `machine` entry)
-and sweep files (`sweep_*.json` from `pipelines.sweep`), and writes the
+a `report.json` of `pipelines.run` plus a `command` and `machine` entry),
+benchmark files (`table3_<dataset>.json`, a `benchmark.json` of
+`pipelines.benchmark` plus `command` and `machine`) and sweep files
+(`sweep_*.json` from `pipelines.sweep`, with their `.png` plots), and writes the
 tables of `docs/results.md` between its `<!-- results:begin -->` and
 `<!-- results:end -->` markers, so every number on that page comes from a
 file a script wrote. `--check` exits 1 when the page is out of date.
@@ -70,6 +72,32 @@ def sweep_table(result):
     return "\n".join(lines)
 
 
+def table3(result):
+    """Markdown Table 3 (size and speed against the teacher) for one benchmark file."""
+    lines = ["| model | params | × fewer | MFLOPs/doc | latency ms, batch 1, 1 thread | × faster | "
+             "docs/s, batch 64 | × teacher |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in result["models"].items():
+        lines.append(
+            f"| {name} | {row['params'] / 1e6:.1f}M | {row['params_ratio_vs_teacher']:.1f} | "
+            f"{row['flops_per_doc'] / 1e6:,.1f} | {row['latency_ms']:.2f} ({row['latency_format']}) | "
+            f"{row['latency_ratio_vs_teacher']:.0f} | {row['docs_per_s']:,.0f} ({row['throughput_format']}) | "
+            f"{row['speedup_vs_teacher']:.0f} |")
+    lines += ["", "| model | format | latency ms, batch 1, 1 thread | docs/s, batch 64 |", "|---|---|---:|---:|"]
+    for name, row in result["models"].items():
+        for fmt, f in row["formats"].items():
+            lines.append(f"| {name} | {fmt} | {f['latency_ms']:.2f} | {f['docs_per_s']:,.0f} |")
+    m = result["machine"]
+    lines += ["", f"Machine: {m['cpu_count']} CPU cores, matmul {m['matmul_gflops_all_threads']:.0f} GFLOP/s on all "
+                  f"threads ({m['matmul_gflops_one_thread']:.0f} on one); the teacher's Keras inference reaches "
+                  f"{m['teacher_gflops_achieved']:.0f} GFLOP/s, {100 * m['teacher_share_of_matmul_peak']:.0f} % of "
+                  f"that. {result['documents']} test documents timed."]
+    return "\n".join(lines)
+
+
+def _source(path, results_dir):
+    return os.path.relpath(path, os.path.dirname(results_dir))
+
+
 def render(results_dir=RESULTS_DIR):
     """The generated part of the results page."""
     parts = []
@@ -81,6 +109,13 @@ def render(results_dir=RESULTS_DIR):
         parts.append(f"Command: `{result['command']}`  \nMachine: {result['machine']}  \n"
                      f"Source: `{os.path.relpath(path, os.path.dirname(results_dir))}`\n")
         parts.append(table2(result) + "\n")
+    for path in sorted(glob.glob(os.path.join(results_dir, "table3_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        name = os.path.splitext(os.path.basename(path))[0]
+        parts.append(f"### {name}: {result.get('title', result['run_dir'])}\n")
+        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
+        parts.append(table3(result) + "\n")
     for path in sorted(glob.glob(os.path.join(results_dir, "sweep_*.json"))):
         with open(path) as f:
             result = json.load(f)
@@ -93,6 +128,9 @@ def render(results_dir=RESULTS_DIR):
                      f"`{os.path.relpath(path, os.path.dirname(results_dir))}`; teacher dev/test "
                      f"{result['teacher']['dev']:.2f} / {result['teacher']['test']:.2f}\n")
         parts.append(sweep_table(result) + "\n")
+        plot = os.path.splitext(path)[0] + ".png"
+        if os.path.exists(plot):
+            parts.append(f"![{name}]({_source(plot, results_dir)})\n")
     return "\n".join(parts)
 
 

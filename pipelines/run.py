@@ -8,6 +8,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
 
 from kdkeras.data import registry
+from pipelines import cli
 
 DESCRIPTION = """Distil a DocBERT teacher into small students and export them.
 
@@ -32,16 +33,19 @@ def _students(value):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m pipelines.run", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(prog="python -m pipelines.run", description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=sorted(registry.DATASETS), help=_datasets_help())
-    p.add_argument("--data-dir", help="dataset folder in hedwig layout (default: the shipped copy, reuters only)")
+    p.add_argument("--data-dir", help="dataset folder: <split>.tsv[.gz] in hedwig layout or <split>.jsonl[.gz] "
+                                      "with label names and labels.txt (default: the shipped copy, reuters only)")
     p.add_argument("--profile", default="quick", choices=["quick", "paper", "smoke"],
                    help="quick: ~30 min on 2 CPU cores (Reuters); paper: the paper's settings; smoke: tiny, ~1 min")
     p.add_argument("--output-dir", default="saved_models", help="root of run artifacts (default: saved_models)")
-    p.add_argument("--run-id", help="run directory name (default: the profile)")
+    p.add_argument("--run-id", type=cli.plain_name("run id"), help="run directory name (default: the profile)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
     p.add_argument("--force", action="store_true", help="recompute every component")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="skip malformed data rows and count them (default: stop at the first, naming file:line)")
     p.add_argument("--students", default=",".join(STUDENT_NAMES), type=_students,
                    help="comma-separated students, each trained without and with KD (default: lstm,kimcnn,lr)")
     p.add_argument("--seeds", type=int, default=None, help="train every student N times (seeds s..s+N-1)")
@@ -54,6 +58,10 @@ def parser():
     g.add_argument("--teacher-epochs", type=int)
     g.add_argument("--teacher-sequence-length", type=int)
     g.add_argument("--teacher-learning-rate", type=float)
+    g.add_argument("--teacher-windows", type=int, metavar="N",
+                   help="teacher reads long documents as up to N overlapping windows of its sequence length and "
+                        "pools their logits, in training and for logits (default 1: truncate)")
+    g.add_argument("--teacher-window-pooling", choices=["mean", "max"], help="pooling of window logits (default mean)")
     g.add_argument("--student-epochs", type=int)
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
     g.add_argument("--word-vectors", help="student word vectors: random, teacher, lsa, or a word2vec/GloVe file")
@@ -74,14 +82,17 @@ def main(argv=None):
     args = parser().parse_args(argv)
     # Imported here so that --help and argument errors are instant.
     from kdkeras.data.hedwig import DataError
+    from kdkeras.models import ModelLoadError
     from kdkeras.models.backbones import BackboneError
+    from kdkeras.paths import UnsafePathError
     from pipelines import configs, pipeline
 
     spec = registry.get_dataset(args.dataset)
     multi_label = None if args.task is None else args.task == "multi_label"
     overrides = {
         "teacher": {"backbone": args.backbone, "epochs": args.teacher_epochs,
-                    "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate},
+                    "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
+                    "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling},
         "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"epochs": args.student_epochs} for name in STUDENT_NAMES},
         "alpha": args.alpha, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
@@ -97,12 +108,18 @@ def main(argv=None):
         report, run_dir = pipeline.run_pipeline(
             args.dataset, config, args.output_dir, args.data_dir, args.run_id, multi_label, args.force,
             students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
+            skip_bad_rows=args.skip_bad_rows,
         )
-    except (DataError, BackboneError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (DataError, BackboneError, ModelLoadError, UnsafePathError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print()
     print(pipeline.format_report(report))
+    skipped = report.get("skipped_rows", {})
+    if skipped.get("total"):
+        counts = ", ".join(f"{split}: {n}" for split, n in skipped["splits"].items() if n)
+        print(f"\nskipped {skipped['total']} bad rows ({counts}) — see "
+              f"{os.path.join(run_dir, 'ExampleGen', 'metadata.json')}")
     print(f"\nreport: {os.path.join(run_dir, pipeline.REPORT_FILE)}")
     return 0
 

@@ -7,10 +7,15 @@ retrained, scores every run with the Evaluator and writes
 against the value). Finished student artifacts are reused, so an interrupted
 sweep resumes.
 
-Examples (the paper's Figure 1 and a λ sweep):
+With `--teacher` the teacher itself is retrained once per value of one of
+its settings (sequence length, epochs, learning rate, ...) and scored on dev
+and test; the run's own teacher is reused for the value it was trained with.
+
+Examples (the paper's Figure 1, a λ sweep and Figure 2):
 
     python -m pipelines.sweep --run-dir saved_models/reuters/quick --student lstm --vary hidden_dim=32,64,128,256,512
     python -m pipelines.sweep --run-dir saved_models/reuters/quick --student lstm --vary alpha=0,0.1,1 --seeds 3
+    python -m pipelines.sweep --run-dir saved_models/reuters/quick --teacher --vary sequence_length=32,64,128
 """
 
 import argparse
@@ -20,7 +25,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kdkeras.paths import check_name, safe_join  # noqa: E402
+
 SWEEP_FILE = "sweep.json"
+TEACHERS_DIR = "teachers"
 # StudentTrainer parameters a sweep may vary; anything else is a student hyperparameter.
 TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "epochs", "batch_size", "learning_rate",
                 "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
@@ -104,7 +112,7 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     if config.get("augment_multiplier", 1) > 1:  # the run's distilled students trained on its transfer set
         kd_inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
     model = ("kd_" if distill and key != "distill" else "") + student
-    sweep_dir = os.path.join(run_dir, "sweeps", name or f"{model}-{key}")
+    sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
     trained = {}
     for value in values:
         params = student_settings(config, student, distill, {**(fixed or {}), key: value})
@@ -128,6 +136,83 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     return result, sweep_dir
 
 
+def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, force=False, log=print, command=None):
+    """Retrains the run's teacher once per value of `key` (and seed) and scores it on dev and test.
+
+    Args:
+        run_dir: a run directory written by `pipelines.run` (has report.json).
+        key: a TeacherTrainer parameter, e.g. "sequence_length", "epochs",
+            "learning_rate", "pooling".
+        values: the values of `key` to train with.
+        seeds: trainings per value (seeds s..s+N-1 with s the run's seed).
+        fixed: other teacher settings held at a value for the whole sweep.
+        name: sweep directory name (default `teacher-<key>`).
+        force: retrain finished teachers.
+        log: progress printer.
+        command: the command line, kept in sweep.json.
+
+    Returns:
+        `(result, sweep_dir)`; result is what `sweep.json` holds (the same
+        layout as a student sweep, with `"model": "teacher"` and the
+        training time of each teacher).
+    """
+    import numpy as np
+
+    from components.base import Artifact, write_json
+    from components.teacher_inference import TeacherInference
+    from components.teacher_trainer import TeacherTrainer
+    from kdkeras import plots
+    from pipelines.pipeline import REPORT_FILE
+
+    report_path = os.path.join(run_dir, REPORT_FILE)
+    if not os.path.exists(report_path):
+        raise FileNotFoundError(f"{report_path}: not found; run `python -m pipelines.run` for this run first")
+    with open(report_path) as f:
+        report = json.load(f)
+    if key not in TeacherTrainer.SPEC.parameters or key == "seed":
+        raise ValueError(f"{key!r} is not a teacher setting; choose from "
+                         + ", ".join(k for k in TeacherTrainer.SPEC.parameters if k != "seed"))
+    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
+    run_teacher = Artifact(os.path.join(run_dir, "TeacherTrainer"))
+    base = {k: v for k, v in run_teacher.metadata["parameters"].items() if k in TeacherTrainer.SPEC.parameters}
+    sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"teacher-{key}", "sweep name"))
+    teachers_dir = os.path.join(run_dir, "sweeps", TEACHERS_DIR)  # shared by all teacher sweeps of the run
+    metric = report["metric"]
+    runs = []
+    for value in values:
+        scores = {"dev": [], "test": []}
+        seconds = []
+        for k in range(seeds):
+            params = {**base, **(fixed or {}), key: value, "seed": report["config"]["seed"] + k}
+            changed = {k: v for k, v in params.items() if k != "seed" and v != base.get(k)}
+            tag = ".".join(f"{k}{v}" for k, v in sorted(changed.items())) or "run"
+            if params == base:  # the run's own teacher: same recipe, already trained
+                teacher = run_teacher
+            else:
+                teacher = TeacherTrainer(name=f"TeacherTrainer.{tag}.seed{params['seed']}", **params).run(
+                    {"examples": examples}, teachers_dir, force, log)
+            inference = TeacherInference(name=f"TeacherInference.{tag}.seed{params['seed']}",
+                                         splits=["dev", "test"]).run(
+                {"examples": examples, "teacher": teacher}, teachers_dir, force, log)
+            for split in scores:
+                scores[split].append(inference.metadata["results"][f"teacher_{metric}"][split])
+            seconds.append(teacher.metadata["seconds"])
+        row = {"params": teacher.metadata["results"]["params"], "train_seconds": seconds}
+        for split, runs_ in scores.items():
+            row.update({split: float(np.mean(runs_)), f"{split}_mean": float(np.mean(runs_)),
+                        f"{split}_std": float(np.std(runs_)), f"{split}_runs": runs_})
+        runs.append(row)
+    teacher_row = report["models"]["teacher"] if "models" in report else {}
+    result = {
+        "run_dir": run_dir, "model": "teacher", "key": key, "fixed": fixed or {}, "base": base, "metric": metric,
+        "teacher": {"dev": teacher_row.get("dev"), "test": teacher_row.get("test"), "params": teacher_row.get("params")},
+        "values": values, "runs": runs, "command": command,
+    }
+    write_json(os.path.join(sweep_dir, SWEEP_FILE), result)
+    plots.sweep(result, os.path.join(sweep_dir, "sweep.png"))
+    return result, sweep_dir
+
+
 def format_sweep(result):
     lines = [f"{result['model']} over {result['key']} ({result['metric']} in %, mean ± std over seeds)",
              f"{result['key']:>16} {'dev':>14} {'test':>14} {'params':>11}"]
@@ -144,6 +229,7 @@ def parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run")
     p.add_argument("--student", default="lstm", choices=["lstm", "kimcnn", "lr"])
+    p.add_argument("--teacher", action="store_true", help="sweep a teacher setting (retrains the teacher)")
     p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
                    help="the setting to sweep: " + ", ".join(TRAINER_KEYS) + ", or a student hyperparameter")
     p.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="KEY=VALUE",
@@ -166,8 +252,12 @@ def main(argv=None):
     key, values = args.vary
     fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
     try:
-        result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd, fixed,
-                                      args.name, args.force, command=_command_line(argv))
+        if args.teacher:
+            result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, args.seeds, fixed, args.name, args.force,
+                                                  command=_command_line(argv))
+        else:
+            result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd, fixed,
+                                          args.name, args.force, command=_command_line(argv))
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -24,13 +24,14 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kdkeras.data import registry  # noqa: E402
+from pipelines import cli  # noqa: E402
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m pipelines.transfer_set", description=__doc__.split("\n\n")[0],
-                                epilog="Other options are passed to Beam (e.g. --runner, --direct_num_workers, "
-                                       "--project, --region, --temp_location, --setup_file).",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(prog="python -m pipelines.transfer_set", description=__doc__.split("\n\n")[0],
+                           epilog="Other options are passed to Beam (e.g. --runner, --direct_num_workers, "
+                                  "--project, --region, --temp_location, --setup_file).",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=sorted(registry.DATASETS))
     p.add_argument("--data-dir", help="dataset folder in hedwig layout (default: the shipped copy, reuters only)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
@@ -57,9 +58,9 @@ def _is_remote(path):
 
 def main(argv=None):
     args, beam_args = parser().parse_known_args(argv)
-    from components.base import Artifact
+    from components.base import Artifact, removed_on_failure
     from components.example_gen import ExampleGen
-    from components.transfer_set import TransferSet, beam_options, build_pipeline
+    from components.transfer_set import TransferSet, beam_options, build_pipeline, check_teacher_dir
     from kdkeras.data.hedwig import DataError
     from pipelines import configs
 
@@ -72,16 +73,19 @@ def main(argv=None):
     try:
         if _is_remote(args.output):
             return _run_remote(args, params, beam_args, build_pipeline, beam_options)
+        check_teacher_dir(args.teacher)  # before anything is written
+        teacher = Artifact(args.teacher)
         if args.examples:
             examples = Artifact(args.examples)
         else:
-            examples = ExampleGen(dataset=args.dataset, data_dir=args.data_dir,
-                                  multi_label=None if args.task is None else multi_label).run({}, args.output, args.force)
-        teacher = Artifact(args.teacher)
+            with removed_on_failure(args.output):
+                examples = ExampleGen(dataset=args.dataset, data_dir=args.data_dir,
+                                      multi_label=None if args.task is None else multi_label).run(
+                    {}, args.output, args.force)
         component = TransferSet(beam_args=beam_args or None, **params)
         artifact = component.run({"examples": examples, "teacher": teacher}, args.output, args.force)
     except (DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print(json.dumps(artifact.metadata["results"], indent=2))
     return 0

@@ -37,3 +37,75 @@ def test_distribution_strategy_names():
     assert training.distribution_strategy(None).num_replicas_in_sync == 1
     with pytest.raises(ValueError, match="unknown distribution strategy"):
         training.distribution_strategy("ring")
+
+
+def _train_toy_lstm(work_dir, epochs=3, distill=False):
+    """A tiny reg-LSTM (dropout, weight drop, EMA) trained with `fit_student` on toy documents."""
+    from kdkeras.data.hedwig import Split
+    from kdkeras.models import get_student
+    from kdkeras.text import WordTokenizer
+    from tests.conftest import make_docs
+
+    def split(n, seed):
+        rows = make_docs(n, seed)
+        return Split([t for _, t in rows], np.array([[int(b) for b in bits] for bits, _ in rows], np.int8), "toy")
+
+    train, dev = split(60, 0), split(20, 1)
+    spec = get_student("lstm")
+    tokenizer = WordTokenizer.adapt(train.texts, 200, 30, spec.features)
+    keras.utils.set_random_seed(0)
+    student = spec.build(tokenizer.vocabulary_size, 3, seed=0, embedding_dim=8, hidden_dim=4, embedding_dropout=0.1,
+                         weight_drop=0.2, dropout=0.5)
+    optimizer = spec.optimizer(learning_rate=1e-2, ema_momentum=0.9, use_ema=True)
+    logits = np.random.default_rng(0).normal(size=(len(train), 3)).astype("float32") if distill else None
+    result = training.fit_student(student, tokenizer, train, dev, True, epochs, 16, optimizer, teacher_logits=logits,
+                                  seed=0, work_dir=work_dir, ema=True, verbose=0)
+    return result, [w.numpy() for w in student.weights]
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("distill, where, epoch", [(False, "after_backup", 2), (True, "before_backup", 1)])
+def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, distill, where, epoch):
+    # A training stopped at the end of an epoch (backed up, or scored but not yet backed up) and started
+    # again ends with the same weights, history and selection as one that ran through: the backup restores
+    # the dropout generators' states too, and every epoch has its own fixed order of batches. Stopped after
+    # the last epoch's backup, it does not train again.
+    reference, reference_weights = _train_toy_lstm(str(tmp_path / "ref"), distill=distill)
+    original = training.EpochBackup.on_epoch_end
+
+    def killed(self, e, logs=None):
+        if where == "after_backup":
+            original(self, e, logs)
+        if e == epoch:
+            raise _Killed()
+        if where == "before_backup":
+            original(self, e, logs)
+
+    with monkeypatch.context() as m:
+        m.setattr(training.EpochBackup, "on_epoch_end", killed)
+        with pytest.raises(_Killed):
+            _train_toy_lstm(str(tmp_path / "work"), distill=distill)
+    backup = training.EpochBackup(str(tmp_path / "work" / "backup"))
+    assert backup.initial_epoch == (epoch + 1 if where == "after_backup" else epoch)
+    resumed, resumed_weights = _train_toy_lstm(str(tmp_path / "work"), distill=distill)
+    assert resumed == reference
+    assert len(reference["history"]["loss"]) == 3
+    for a, b in zip(reference_weights, resumed_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_dataset_epochs_do_not_depend_on_the_first_epoch():
+    texts = [f"doc {i}" for i in range(7)]
+    y = np.arange(7)
+
+    def batches(first):
+        ds = training.make_training_dataset(texts, y, lambda x: x, 3, seed=1, epochs=3, first_epoch=first)
+        return [t.tolist() for _, t in ds.as_numpy_iterator()]
+
+    full = batches(0)
+    assert len(full) == 3 * training.steps_per_epoch(7, 3)
+    assert sorted(sum(full[:3], [])) == list(range(7)) and full[:3] != full[3:6]
+    assert batches(1) == full[3:] and batches(2) == full[6:]

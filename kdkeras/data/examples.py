@@ -6,6 +6,7 @@ once a teacher has read it, `teacher_logits` (float, one per class).
 
 import glob
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -64,18 +65,38 @@ def read_split(directory, num_classes, with_logits=False):
     Returns:
         `(split, teacher_logits)`: a `Split` and a float32 array of logits
         (or None when `with_logits` is False).
+
+    Raises:
+        DataError: naming the shard file when one is truncated or corrupt,
+            or holds records of another layout (e.g. another label width).
     """
-    files = shard_files(directory)
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1024)
-    ds = ds.map(lambda r: tf.io.parse_example(r, feature_spec(num_classes, with_logits)))
     texts, labels, logits = [], [], []
-    try:
-        for batch in ds.as_numpy_iterator():
-            texts.extend(t.decode("utf-8") for t in batch[TEXT])
-            labels.append(batch[LABELS].astype(np.int8))
-            if with_logits:
-                logits.append(batch[TEACHER_LOGITS])
-    except tf.errors.OpError as e:
-        raise DataError(f"{directory}: corrupt or unreadable TFRecord shard ({e.message.splitlines()[0]})") from None
+    spec = feature_spec(num_classes, with_logits)
+    for path in shard_files(directory):
+        ds = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(1024)
+        ds = ds.map(lambda r: tf.io.parse_example(r, spec))
+        try:
+            for batch in ds.as_numpy_iterator():
+                texts.extend(t.decode("utf-8") for t in batch[TEXT])
+                labels.append(batch[LABELS].astype(np.int8))
+                if with_logits:
+                    logits.append(batch[TEACHER_LOGITS])
+        except tf.errors.OpError as e:
+            detail = _op_error_detail(e)
+            if isinstance(e, tf.errors.InvalidArgumentError):  # readable records, but not these features
+                raise DataError(f"{path}: records do not match the expected layout ({detail})") from None
+            raise DataError(f"{path}: corrupt or truncated TFRecord shard ({detail})") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: record text is not valid UTF-8 ({e.reason})") from None
+    if not labels:
+        raise DataError(f"{directory}: the shards hold no records")
     split = Split(texts, np.concatenate(labels), directory)
     return split, (np.concatenate(logits) if with_logits else None)
+
+
+def _op_error_detail(error):
+    """The readable part of a TensorFlow op error, on one line (no function-node or op names)."""
+    text = " ".join((error.message or type(error).__name__).split())
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)
+    return text[:200] or type(error).__name__

@@ -3,6 +3,10 @@
 A hedwig dataset directory holds ``train.tsv``, ``dev.tsv`` and ``test.tsv``
 (each optionally gzipped), one document per line as ``LABELBITS<TAB>TEXT``,
 and optionally ``labels.txt`` with one class name per line in bit order.
+
+A bad row stops the read with a `DataError` naming the file and line, or,
+with `on_bad_row="skip"`, is left out and recorded as a `BadRow` in
+`Split.skipped`.
 """
 
 import dataclasses
@@ -13,10 +17,39 @@ import os
 import numpy as np
 
 SPLITS = ("train", "dev", "test")
+ON_BAD_ROW = ("raise", "skip")
 
 
 class DataError(ValueError):
     """Malformed or missing input data. The message names the file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BadRow:
+    """A row that was skipped, and why.
+
+    Attributes:
+        path: the file.
+        line: 1-based line number.
+        reason: short category, e.g. `"no tab"`, `"label width"`, `"empty text"`.
+        message: the full `path:line: ...` message.
+    """
+
+    path: str
+    line: int
+    reason: str
+    message: str
+
+    def __str__(self):
+        return self.message
+
+
+class BadRowError(DataError):
+    """A `DataError` for one row; `row` is the `BadRow`."""
+
+    def __init__(self, path, line, reason, detail):
+        self.row = BadRow(path, line, reason, f"{path}:{line}: {detail}")
+        super().__init__(self.row.message)
 
 
 @dataclasses.dataclass
@@ -27,11 +60,13 @@ class Split:
         texts: list of document strings.
         labels: int8 array of shape `(num_docs, num_classes)`, multi-hot bits.
         source: where the split was read from (file path, or a description).
+        skipped: `BadRow`s left out of the split (with `on_bad_row="skip"`).
     """
 
     texts: list
     labels: np.ndarray
     source: str = ""
+    skipped: list = dataclasses.field(default_factory=list)
 
     def __len__(self):
         return len(self.texts)
@@ -50,10 +85,25 @@ def find_split_file(data_dir, split):
     return None
 
 
+def check_on_bad_row(on_bad_row):
+    """Raises `ValueError` unless `on_bad_row` is `"raise"` or `"skip"`."""
+    if on_bad_row not in ON_BAD_ROW:
+        raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
+
+
 def read_labels_file(path):
     """Reads `labels.txt`: one class name per line, in bit order."""
-    with open(path, encoding="utf-8") as f:
-        names = [line.strip() for line in f]
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    names = []
+    for i, line in enumerate(raw.splitlines(), 1):
+        try:
+            names.append(line.decode("utf-8").strip())
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}:{i}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
     while names and not names[-1]:
         names.pop()
     for i, name in enumerate(names, 1):
@@ -64,18 +114,22 @@ def read_labels_file(path):
     return names
 
 
-def read_split(path, num_classes=None, multi_label=True):
+def read_split(path, num_classes=None, multi_label=True, on_bad_row="raise"):
     """Reads one hedwig TSV file (plain or gzipped) into a `Split`.
 
-    Every row is validated: it must have a tab, a label field of exactly
-    `num_classes` characters each `0` or `1`, and non-empty text. For
-    single-label data exactly one bit must be set. The first bad row stops
-    the read with a `DataError` naming the file and line.
+    Every row is validated: it must be UTF-8, have a tab, a label field of
+    exactly `num_classes` characters each `0` or `1`, and non-empty text.
+    For single-label data exactly one bit must be set. By default the first
+    bad row stops the read with a `DataError` naming the file and line.
 
     Args:
         path: path of a `.tsv` or `.tsv.gz` file.
-        num_classes: expected label width; inferred from the first row if None.
+        num_classes: expected label width; inferred from the first good row
+            if None.
         multi_label: if False, each row must have exactly one bit set.
+        on_bad_row: `"raise"` (default) or `"skip"`: leave bad rows out and
+            list them in `Split.skipped` (file, line, reason). A file with no
+            good row is an error either way.
 
     Returns:
         A `Split`.
@@ -85,36 +139,20 @@ def read_split(path, num_classes=None, multi_label=True):
     >>> split.labels.shape
     (5797, 90)
     """
+    check_on_bad_row(on_bad_row)
     opener = gzip.open if path.endswith(".gz") else open
-    texts, rows = [], []
+    texts, rows, skipped = [], [], []
     try:
         with opener(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as e:
-                    raise DataError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
-                if not line.strip():
-                    raise DataError(f"{path}:{lineno}: empty line")
-                if "\t" not in line:
-                    raise DataError(f"{path}:{lineno}: no tab between label bits and text")
-                bits, text = line.split("\t", 1)
-                bits = bits.strip()
-                if num_classes is None:
-                    num_classes = len(bits)
-                if len(bits) != num_classes:
-                    raise DataError(
-                        f"{path}:{lineno}: label field has {len(bits)} bits, expected {num_classes}"
-                    )
-                if bits.strip("01"):
-                    raise DataError(f"{path}:{lineno}: label field {bits[:40]!r} is not a string of 0/1 bits")
-                if not multi_label and bits.count("1") != 1:
-                    raise DataError(
-                        f"{path}:{lineno}: single-label data needs exactly one bit set, found {bits.count('1')}"
-                    )
-                text = text.strip()
-                if not text:
-                    raise DataError(f"{path}:{lineno}: empty text")
+                    bits, text = _parse_row(path, lineno, raw, num_classes, multi_label)
+                except BadRowError as e:
+                    if on_bad_row == "raise":
+                        raise
+                    skipped.append(e.row)
+                    continue
+                num_classes = len(bits)
                 texts.append(text)
                 rows.append(bits)
     except (OSError, EOFError) as e:
@@ -122,10 +160,35 @@ def read_split(path, num_classes=None, multi_label=True):
             raise DataError(f"{path}: file not found") from None
         raise DataError(f"{path}: cannot read ({e})") from None
     if not texts:
-        raise DataError(f"{path}: no documents")
+        raise DataError(f"{path}: no documents" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
     labels = np.frombuffer("".join(rows).encode("ascii"), dtype=np.uint8) - ord("0")
     labels = labels.reshape(len(rows), num_classes).astype(np.int8)
-    return Split(texts=texts, labels=labels, source=path)
+    return Split(texts=texts, labels=labels, source=path, skipped=skipped)
+
+
+def _parse_row(path, lineno, raw, num_classes, multi_label):
+    """`(bits, text)` of one raw TSV line, or raises `BadRowError`."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise BadRowError(path, lineno, "not UTF-8", f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    if not line.strip():
+        raise BadRowError(path, lineno, "empty line", "empty line")
+    if "\t" not in line:
+        raise BadRowError(path, lineno, "no tab", "no tab between label bits and text")
+    bits, text = line.split("\t", 1)
+    bits = bits.strip()
+    if num_classes is not None and len(bits) != num_classes:
+        raise BadRowError(path, lineno, "label width", f"label field has {len(bits)} bits, expected {num_classes}")
+    if not bits or bits.strip("01"):
+        raise BadRowError(path, lineno, "label bits", f"label field {bits[:40]!r} is not a string of 0/1 bits")
+    if not multi_label and bits.count("1") != 1:
+        raise BadRowError(path, lineno, "label count",
+                          f"single-label data needs exactly one bit set, found {bits.count('1')}")
+    text = text.strip()
+    if not text:
+        raise BadRowError(path, lineno, "empty text", "empty text")
+    return bits, text
 
 
 def carve_dev(train, fraction=0.1):
@@ -147,7 +210,8 @@ def carve_dev(train, fraction=0.1):
         is_dev = np.zeros(len(train), bool)
         is_dev[:: max(2, int(round(1 / fraction)))] = True
     idx_train, idx_dev = np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
-    take = lambda idx, name: Split(
-        [train.texts[i] for i in idx], train.labels[idx], f"{train.source} ({name} carve-out)"
+    take = lambda idx, name, skipped: Split(
+        [train.texts[i] for i in idx], train.labels[idx], f"{train.source} ({name} carve-out)", skipped
     )
-    return take(idx_train, "train"), take(idx_dev, "dev")
+    # Rows skipped while reading belong to the train file, so they stay with train.
+    return take(idx_train, "train", list(train.skipped)), take(idx_dev, "dev", [])

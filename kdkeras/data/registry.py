@@ -1,9 +1,15 @@
-"""Dataset registry: what each known dataset is and where its files live."""
+"""Dataset registry: what each known dataset is and where its files live.
+
+A dataset folder holds a split per file: `<split>.tsv[.gz]` in hedwig layout
+(label bits, see `kdkeras.data.hedwig`) or `<split>.jsonl[.gz]` with label
+names (see `kdkeras.data.jsonl`; needs `labels.txt`), for `train`, `test`
+and optionally `dev`.
+"""
 
 import dataclasses
 import os
 
-from kdkeras.data import hedwig, yelp
+from kdkeras.data import hedwig, jsonl, yelp
 
 VENDORED_DIR = os.path.join(os.path.dirname(__file__), "vendored")
 
@@ -64,7 +70,11 @@ DATASETS = {
     ),
     "custom": DatasetSpec(
         "custom", multi_label=True,
-        how_to_get="Your own data in hedwig layout: train.tsv[.gz] (required), dev and test; pass --data-dir.",
+        how_to_get=(
+            "Your own data: train, test and optionally dev, each as <split>.tsv[.gz] in hedwig layout "
+            "(LABELBITS<TAB>TEXT) or as <split>.jsonl[.gz] with label names "
+            '({"text": ..., "labels": [...]} or {"text": ..., "label": ...}) and labels.txt; pass --data-dir.'
+        ),
     ),
 }
 
@@ -90,13 +100,25 @@ def resolve_data_dir(spec, data_dir=None):
     return data_dir
 
 
-def load_dataset(spec, data_dir=None, dev_fraction=0.1):
+def find_split_file(data_dir, split):
+    """The file of `split` in `data_dir`: `<split>.tsv[.gz]`, else `<split>.jsonl[.gz]`, else None."""
+    return hedwig.find_split_file(data_dir, split) or jsonl.find_split_file(data_dir, split)
+
+
+def load_dataset(spec, data_dir=None, dev_fraction=0.1, on_bad_row="raise"):
     """Reads train/dev/test of a dataset, carving dev from train when missing.
+
+    Each split is `<split>.tsv[.gz]` (hedwig label bits) or, when there is
+    none, `<split>.jsonl[.gz]` (label names, which `labels.txt` must list).
 
     Args:
         spec: a `DatasetSpec`.
-        data_dir: folder in hedwig layout; defaults to the vendored copy.
+        data_dir: folder of the split files; defaults to the vendored copy.
         dev_fraction: share of train used as dev when there is no dev file.
+        on_bad_row: `"raise"` (default) stops at the first bad row with a
+            `DataError` naming its file and line; `"skip"` leaves bad rows
+            out and lists them in each split's `skipped` (see
+            `bad_row_summary`).
 
     Returns:
         `(splits, label_names)`: a dict split name -> `Split`, and the list of
@@ -107,6 +129,7 @@ def load_dataset(spec, data_dir=None, dev_fraction=0.1):
     >>> len(names), len(splits["test"])
     (90, 3019)
     """
+    hedwig.check_on_bad_row(on_bad_row)
     data_dir = resolve_data_dir(spec, data_dir)
     names = None
     labels_path = os.path.join(data_dir, "labels.txt")
@@ -115,27 +138,61 @@ def load_dataset(spec, data_dir=None, dev_fraction=0.1):
     num_classes = len(names) if names else spec.num_classes
     if names and spec.num_classes and len(names) != spec.num_classes:
         raise hedwig.DataError(f"{labels_path}: {len(names)} classes, {spec.name} has {spec.num_classes}")
-    if spec.name == "yelp" and hedwig.find_split_file(data_dir, "train") is None:
+    if spec.name == "yelp" and find_split_file(data_dir, "train") is None:
         review_file = yelp.find_review_file(data_dir)
         if review_file is not None:
-            splits = yelp.split_reviews(yelp.read_reviews(review_file))
+            splits = yelp.split_reviews(yelp.read_reviews(review_file, on_bad_row=on_bad_row))
             return splits, [f"{i} star{'s' if i > 1 else ''}" for i in range(1, 6)]
-    if hedwig.find_split_file(data_dir, "train") is None:
+    if find_split_file(data_dir, "train") is None:
         present = sorted(os.listdir(data_dir))
+        if not present:
+            raise hedwig.DataError(f"{data_dir}: data directory is empty. {spec.how_to_get}")
         raise hedwig.DataError(
-            f"{data_dir}: no train.tsv or train.tsv.gz (found: {', '.join(present) or 'nothing'}). {spec.how_to_get}"
+            f"{data_dir}: no train.tsv[.gz] or train.jsonl[.gz] (found: {', '.join(present)}). {spec.how_to_get}"
         )
     splits = {}
     for split in hedwig.SPLITS:
-        path = hedwig.find_split_file(data_dir, split)
+        path = find_split_file(data_dir, split)
         if path is None:
             continue
-        splits[split] = hedwig.read_split(path, num_classes, spec.multi_label)
+        if path.endswith((".jsonl", ".jsonl.gz")):
+            if names is None:
+                raise hedwig.DataError(
+                    f"{path}: JSON-lines splits name their labels, so {labels_path} (one class name per line, "
+                    "in output order) is required"
+                )
+            splits[split] = jsonl.read_split(path, names, spec.multi_label, on_bad_row)
+        else:
+            splits[split] = hedwig.read_split(path, num_classes, spec.multi_label, on_bad_row)
         num_classes = splits[split].labels.shape[1]
     if "test" not in splits:
-        raise hedwig.DataError(f"{data_dir}: no test.tsv or test.tsv.gz")
+        raise hedwig.DataError(f"{data_dir}: no test.tsv[.gz] or test.jsonl[.gz]; the test split is required")
     if "dev" not in splits:
         splits["train"], splits["dev"] = hedwig.carve_dev(splits["train"], dev_fraction)
     if names is None:
         names = [f"class_{i}" for i in range(num_classes)]
     return splits, names
+
+
+def bad_row_summary(splits, max_examples=10):
+    """Counts of the rows `load_dataset(..., on_bad_row="skip")` left out.
+
+    Args:
+        splits: dict split name -> `Split`.
+        max_examples: how many `file:line: reason` messages to keep.
+
+    Returns:
+        `{"total": n, "splits": {split: n}, "reasons": {reason: n},
+        "by_split": {split: {reason: n}}, "examples": [message, ...]}`.
+    """
+    summary = {"total": 0, "splits": {}, "reasons": {}, "by_split": {}, "examples": []}
+    for name, split in splits.items():
+        summary["splits"][name] = len(split.skipped)
+        reasons = summary["by_split"].setdefault(name, {})
+        for row in split.skipped:
+            summary["total"] += 1
+            reasons[row.reason] = reasons.get(row.reason, 0) + 1
+            summary["reasons"][row.reason] = summary["reasons"].get(row.reason, 0) + 1
+            if len(summary["examples"]) < max_examples:
+                summary["examples"].append(row.message)
+    return summary

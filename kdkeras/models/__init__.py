@@ -9,6 +9,8 @@ model mapping features to logits, where the features are word ids
 
 import dataclasses
 
+import keras
+
 from kdkeras.models.backbones import load_backbone
 from kdkeras.models.docbert import DocBERT
 from kdkeras.models.kimcnn import build_kimcnn, kimcnn_optimizer
@@ -59,7 +61,43 @@ def build_student(name, vocabulary_size, num_classes, **hyperparameters):
     return get_student(name).build(vocabulary_size, num_classes, **hyperparameters)
 
 
+class ModelLoadError(ValueError):
+    """A saved model that cannot be loaded safely; the message names the file."""
+
+
+def load_model(path):
+    """Loads a `.keras` model (teacher or student) without running code stored in it.
+
+    Keras `safe_mode=True` is always on: a file whose config would make
+    Keras run Python code (a `Lambda` layer holding a lambda or function
+    bytecode) is refused. Models are not compiled (they are used for
+    inference or recompiled).
+
+    Args:
+        path: a `.keras` file (local, or any path TensorFlow's file system reads).
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        ModelLoadError: the file is missing, not a `.keras` archive, or unsafe.
+
+    Example:
+    >>> student = load_model("saved_models/reuters/quick/StudentTrainer.kd_lstm.seed0/student.keras")
+    """
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ValueError as e:
+        message = " ".join(str(e).split())
+        if "Lambda" in message or "safe_mode" in message or "unsafe" in message:
+            raise ModelLoadError(
+                f"{path}: refused to load: the model holds Python code (e.g. a Lambda layer) that Keras "
+                "safe_mode does not run; kdkeras models never need it"
+            ) from None
+        raise ModelLoadError(f"{path}: cannot load the Keras model ({message[:300]})") from None
+
+
 __all__ = [
-    "DocBERT", "STUDENTS", "StudentSpec", "build_kimcnn", "build_reg_lstm", "build_student",
-    "build_tfidf_lr", "get_student", "load_backbone", "reg_lstm_optimizer",
+    "DocBERT", "ModelLoadError", "STUDENTS", "StudentSpec", "build_kimcnn", "build_reg_lstm", "build_student",
+    "build_tfidf_lr", "get_student", "load_backbone", "load_model", "reg_lstm_optimizer",
 ]

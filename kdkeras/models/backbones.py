@@ -53,8 +53,10 @@ def _is_local_checkpoint(path):
         for f in ("model.safetensors", "model.weights.h5", "model.safetensors.index.json")
     )
     if not has_weights:
+        note = ("; pytorch_model.bin is never read (a pickle can run code): save the checkpoint as model.safetensors"
+                if os.path.isfile(os.path.join(path, "pytorch_model.bin")) else "")
         raise BackboneError(
-            f"{path}: teacher folder has no weights (expected model.safetensors or model.weights.h5)"
+            f"{path}: teacher folder has no weights (expected model.safetensors or model.weights.h5){note}"
         )
     return True
 
@@ -66,6 +68,8 @@ def resolve(name):
     if os.path.sep in name or name.startswith(".") or os.path.isdir(name):
         if not os.path.exists(name):
             raise BackboneError(f"{name}: teacher backbone folder not found")
+        if not os.path.isdir(name):
+            raise BackboneError(f"{name}: teacher backbone must be a folder (HuggingFace BERT or KerasHub preset)")
         _is_local_checkpoint(name)
         return name
     return name  # a KerasHub preset name, e.g. bert_base_en_uncased

@@ -60,6 +60,18 @@ def test_failure_leaves_previous_artifact_and_no_temp(tmp_path):
     assert sorted(p for p in os.listdir(tmp_path) if ".tmp-" in p) == []
 
 
+def test_output_of_a_killed_run_is_removed_and_not_trusted(tmp_path):
+    # A SIGKILL leaves the output folder of the killed process (and maybe a replaced artifact) behind:
+    # the next run of that component removes them; those of live processes and other components stay.
+    gone, alive = 999999999, os.getppid()
+    for name in (f".C.tmp-{gone}", f"C.old-{gone}", f".C.tmp-{alive}", f".D.tmp-{gone}"):
+        os.makedirs(tmp_path / name)
+    open(tmp_path / f".C.tmp-{gone}" / "value.txt", "w").write("half")
+    artifact = Counter(name="C", value=5).run({}, str(tmp_path), log=lambda *_: None)
+    assert open(artifact.path("value.txt")).read() == "5"
+    assert sorted(p for p in os.listdir(tmp_path) if p != "C") == [f".C.tmp-{alive}", f".D.tmp-{gone}"]
+
+
 def test_spec_validation():
     with pytest.raises(TypeError, match="unknown parameters"):
         Counter(value=1, colour="red")

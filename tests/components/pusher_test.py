@@ -49,3 +49,25 @@ def test_baseline_model_and_margin(tmp_path):
     assert decisions["kd_lstm"]["blessed"] and not decisions["kd_kimcnn"]["blessed"]
     with pytest.raises(ValueError, match="baseline 'bert'"):
         run_pusher(tmp_path, "other", {"kd_lstm": 86.0}, baseline="bert")
+
+
+def test_a_push_cut_short_by_a_kill_is_not_repeated(tmp_path, monkeypatch):
+    # Killed after copying version 1 but before its own artifact was stored: started again, the Pusher
+    # reports that version 1 with the same decision instead of pushing the same export again as version 2.
+    import components.base
+
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(components.base, "_replace_dir", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_pusher(tmp_path, "run1", {"kd_lstm": 80.0})
+    serving = tmp_path / "serving" / "kd_lstm"
+    assert sorted(os.listdir(serving)) == ["1"]
+    os.makedirs(serving / ".tmp-2-999999999")  # a copy cut short by a kill of a process that is gone
+    again = run_pusher(tmp_path, "run1", {"kd_lstm": 80.0}).metadata["results"]["kd_lstm"]
+    assert again["blessed"] and again["version"] == 1 and again["reason"].startswith("first version")
+    assert sorted(os.listdir(serving)) == ["1"]
+    # Another run's export is still pushed as a new version.
+    assert run_pusher(tmp_path, "run2", {"kd_lstm": 80.0}).metadata["results"]["kd_lstm"]["version"] == 2

@@ -75,3 +75,30 @@ def test_labels_file(tmp_path):
     (tmp_path / "dup.txt").write_text("a\na\n")
     with pytest.raises(hedwig.DataError, match="duplicate"):
         hedwig.read_labels_file(str(tmp_path / "dup.txt"))
+
+
+def test_skip_bad_rows_lists_file_line_and_reason(tmp_path):
+    content = b"101\tok\n10\tshort\n101 no tab\n011\t  \n101\tbad \xff\n\n1a1\tx\n110\tfine too\n"
+    path = write(tmp_path / "x.tsv", content)
+    split = hedwig.read_split(path, 3, on_bad_row="skip")
+    assert split.texts == ["ok", "fine too"]
+    assert [(r.line, r.reason) for r in split.skipped] == [
+        (2, "label width"), (3, "no tab"), (4, "empty text"), (5, "not UTF-8"), (6, "empty line"), (7, "label bits")]
+    assert str(split.skipped[0]) == f"{path}:2: label field has 2 bits, expected 3"
+    with pytest.raises(hedwig.DataError, match=r"x\.tsv:2: label field has 2 bits"):
+        hedwig.read_split(path, 3)  # the default still stops at the first
+    with pytest.raises(ValueError, match="on_bad_row"):
+        hedwig.read_split(path, 3, on_bad_row="ignore")
+
+
+def test_skipped_rows_stay_with_train_when_dev_is_carved():
+    rows = [hedwig.BadRow("t.tsv", 3, "no tab", "t.tsv:3: no tab")]
+    split = hedwig.Split([f"doc {i}" for i in range(50)], np.eye(2, dtype=np.int8)[np.arange(50) % 2], "t", rows)
+    train, dev = hedwig.carve_dev(split)
+    assert train.skipped == rows and dev.skipped == []
+
+
+def test_labels_file_must_be_utf8(tmp_path):
+    (tmp_path / "labels.txt").write_bytes(b"a\nb\xff\n")
+    with pytest.raises(hedwig.DataError, match=r"labels\.txt:2: not valid UTF-8"):
+        hedwig.read_labels_file(str(tmp_path / "labels.txt"))

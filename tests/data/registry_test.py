@@ -55,3 +55,26 @@ def test_shared_imdb_standin_reads_as_single_label():
     d = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")
     split = hedwig.read_split(os.path.join(d, "dev.tsv.gz"), 10, multi_label=False)
     assert len(split) == 2462 and (split.labels.sum(axis=1) == 1).all()
+
+
+def test_empty_data_directory(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(hedwig.DataError, match=r"d: data directory is empty\. Your own data"):
+        registry.load_dataset(registry.get_dataset("custom"), str(tmp_path / "d"))
+
+
+def test_skip_bad_rows_summary(tmp_path):
+    train, dev = make_docs(40), make_docs(10, 1)
+    train[3] = ("1010", train[3][1])
+    train[5] = ("101", "")
+    dev[0] = ("010", "")
+    d = write_hedwig(str(tmp_path / "d"), {"train": train, "dev": dev, "test": make_docs(5, 2)})
+    with pytest.raises(hedwig.DataError, match=r"train\.tsv:4: label field has 4 bits"):
+        registry.load_dataset(registry.get_dataset("custom"), d)
+    splits, _ = registry.load_dataset(registry.get_dataset("custom"), d, on_bad_row="skip")
+    assert (len(splits["train"]), len(splits["dev"]), len(splits["test"])) == (38, 9, 5)
+    summary = registry.bad_row_summary(splits, max_examples=2)
+    assert summary["total"] == 3 and summary["splits"] == {"train": 2, "dev": 1, "test": 0}
+    assert summary["reasons"] == {"label width": 1, "empty text": 2}
+    assert summary["by_split"]["train"] == {"label width": 1, "empty text": 1}
+    assert len(summary["examples"]) == 2 and summary["examples"][0].endswith("train.tsv:4: label field has 4 bits, expected 3")

@@ -46,3 +46,17 @@ def test_bad_review_lines(tmp_path, line, message):
     path.write_text('{"stars": 2, "text": "fine"}\n' + line + "\n")
     with pytest.raises(hedwig.DataError, match=r"review\.json:2: " + message.replace("(", r"\(")):
         yelp.read_reviews(str(path))
+
+
+def test_skip_bad_review_lines(tmp_path):
+    path = tmp_path / "yelp_academic_dataset_review.json"
+    write_reviews(path, 30)
+    with open(path, "ab") as f:
+        f.write(b'{"stars": 9, "text": "x"}\n\n{"stars": 2, "text": "caf\xe9"}\n[1]\n')
+    with pytest.raises(hedwig.DataError, match=r"review\.json:31: 'stars' must be an integer 1-5, got 9"):
+        yelp.read_reviews(str(path))
+    reviews = yelp.read_reviews(str(path), on_bad_row="skip")
+    assert len(reviews) == 30 and [(r.line, r.reason) for r in reviews.skipped] == [
+        (31, "stars"), (33, "not UTF-8"), (34, "not JSON")]
+    splits, _ = registry.load_dataset(registry.get_dataset("yelp"), str(tmp_path), on_bad_row="skip")
+    assert registry.bad_row_summary(splits)["splits"] == {"train": 3, "dev": 0, "test": 0}

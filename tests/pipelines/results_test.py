@@ -28,3 +28,33 @@ def test_tables_come_from_the_files(tmp_path):
     assert "| Teacher (DocBERT) | 22.7M | 90.00 | 88.50 | 1 | 89.0 (BERT-base) |" in text
     assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
     assert not results.update(str(page), str(tmp_path), check=True)
+
+
+def test_table3_and_sweep_plots_come_from_the_files(tmp_path):
+    def model(params, flops, latency, rate, teacher=None):
+        row = {"params": params, "flops_per_doc": flops, "latency_ms": latency, "latency_format": "tflite",
+               "docs_per_s": rate, "throughput_format": "saved_model",
+               "formats": {"tflite": {"latency_ms": latency, "docs_per_s": rate / 2},
+                           "saved_model": {"latency_ms": latency * 2, "docs_per_s": rate}}}
+        teacher = teacher or row
+        row.update(params_ratio_vs_teacher=teacher["params"] / params,
+                   latency_ratio_vs_teacher=teacher["latency_ms"] / latency,
+                   speedup_vs_teacher=rate / teacher["docs_per_s"])
+        return row
+    teacher = model(22_000_000, 1.4e9, 40.0, 25.0)
+    bench = {"run_dir": "RUN", "documents": 200, "command": "python -m pipelines.benchmark --run-dir RUN",
+             "machine": {"cpu_count": 2, "matmul_gflops_all_threads": 90.0, "matmul_gflops_one_thread": 60.0,
+                         "teacher_gflops_achieved": 35.0, "teacher_share_of_matmul_peak": 35 / 90},
+             "models": {"teacher": teacher, "kd_lstm": model(3_000_000, 3.6e7, 8.0, 1000.0, teacher)}}
+    (tmp_path / "table3_reuters.json").write_text(json.dumps(bench))
+    sweep = {"model": "kd_lstm", "key": "hidden_dim", "values": [32], "teacher": {"dev": 1.0, "test": 2.0},
+             "runs": [{"dev": 80.0, "test": 78.0, "dev_runs": [80.0], "test_runs": [78.0]}], "command": "c"}
+    (tmp_path / "sweep_reuters_kd_lstm_hidden_dim.json").write_text(json.dumps(sweep))
+    (tmp_path / "sweep_reuters_kd_lstm_hidden_dim.png").write_bytes(b"png")
+    page = tmp_path / "results.md"
+    page.write_text(f"{results.BEGIN}\n{results.END}\n")
+    results.update(str(page), str(tmp_path))
+    text = page.read_text()
+    assert "| kd_lstm | 3.0M | 7.3 | 36.0 | 8.00 (tflite) | 5 | 1,000 (saved_model) | 40 |" in text
+    assert "| kd_lstm | tflite | 8.00 | 500 |" in text and "39 % of that" in text
+    assert f"![sweep_reuters_kd_lstm_hidden_dim]({tmp_path.name}/sweep_reuters_kd_lstm_hidden_dim.png)" in text

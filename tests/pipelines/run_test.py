@@ -80,7 +80,8 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     seeds = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
                 "--students", "lstm", "--seeds", "2", "--no-baselines", "--run-id", "seeds")
     assert seeds.returncode == 0, seeds.stderr[-3000:]
-    row = json.load(open(os.path.join(out_dir, "custom", "seeds", "report.json")))["models"]["kd_lstm"]
+    models = json.load(open(os.path.join(out_dir, "custom", "seeds", "report.json")))["models"]
+    row, report_teacher = models["kd_lstm"], models["teacher"]
     assert len(row["test_runs"]) == 2 and row["test_mean"] == sum(row["test_runs"]) / 2 and row["test_std"] >= 0
     # A sweep over the finished run trains only students, one per value and seed.
     run_dir = os.path.join(out_dir, "custom", "seeds")
@@ -95,6 +96,18 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
                                           "history.json")))
     assert len(history["history"]["loss"]) == 1
     assert "alpha" in out.stdout and "teacher" in out.stdout
+    # A teacher sweep retrains the teacher per value, reusing the run's own for its value.
+    out = subprocess.run([sys.executable, "-m", "pipelines.sweep", "--run-dir", run_dir, "--teacher",
+                          "--vary", "sequence_length=16,32"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep_dir = os.path.join(run_dir, "sweeps", "teacher-sequence_length")
+    result = json.load(open(os.path.join(sweep_dir, "sweep.json")))
+    assert result["model"] == "teacher" and result["values"] == [16, 32]
+    teachers = os.path.join(run_dir, "sweeps", "teachers")
+    assert os.path.isdir(os.path.join(teachers, "TeacherTrainer.sequence_length16.seed0"))
+    assert not os.path.exists(os.path.join(teachers, "TeacherTrainer.sequence_length32.seed0"))  # the run's own
+    assert result["runs"][1]["test_runs"] == [pytest.approx(report_teacher["test"])]
+    assert not os.path.exists(os.path.join(teachers, "TeacherInference.sequence_length16.seed0", "Split-train"))
 
 
 @pytest.mark.slow

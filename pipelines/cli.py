@@ -1,0 +1,28 @@
+"""Command-line helpers shared by the pipelines' commands."""
+
+import argparse
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose usage errors are one line on stderr.
+
+    `error: argument --dataset: invalid choice: 'nope' (choose from ...) (see
+    python -m pipelines.run --help)`, exit status 2, like every other input
+    error of the commands.
+    """
+
+    def error(self, message):
+        self.exit(2, f"error: {' '.join(str(message).split())} (see {self.prog} --help)\n")
+
+
+def plain_name(what):
+    """An argparse `type` accepting a plain directory name (no `/`, not `..`), e.g. a run id."""
+    from kdkeras.paths import UnsafePathError, check_name
+
+    def parse(value):
+        try:
+            return check_name(value, what)
+        except UnsafePathError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse

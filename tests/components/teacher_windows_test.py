@@ -1,0 +1,34 @@
+"""A teacher that reads long documents in windows, trained and used through the components."""
+
+import os
+
+import numpy as np
+
+from components.example_gen import ExampleGen, read_split
+from components.teacher_inference import TeacherInference
+from components.teacher_trainer import TeacherTrainer, load_teacher
+from kdkeras import training, windows
+from tests.conftest import make_docs, write_hedwig
+
+
+def test_windowed_teacher_trains_saves_and_labels(tmp_path):
+    rows = [(bits, " ".join([text] * 6)) for bits, text in make_docs(30)]  # longer than 16 word pieces
+    data = write_hedwig(str(tmp_path / "data"), {"train": rows, "dev": make_docs(8, 1), "test": make_docs(8, 2)})
+    run = str(tmp_path / "run")
+    quiet = lambda *_: None  # noqa: E731
+    ex = ExampleGen(dataset="custom", data_dir=data).run({}, run, log=quiet)
+    trainer = TeacherTrainer(backbone="tiny", sequence_length=16, epochs=1, jit_compile=False, windows=3,
+                             window_pooling="max")
+    teacher = trainer.run({"examples": ex}, run, log=quiet)
+    assert os.path.exists(teacher.path("preprocessor", windows.CONFIG_FILE))
+    model, transform = load_teacher(teacher)
+    assert isinstance(model, windows.WindowedClassifier) and model.pooling == "max"
+    assert isinstance(transform, windows.WindowedPreprocessor) and transform.num_windows == 3
+    logits = TeacherInference().run({"examples": ex, "teacher": teacher}, run, log=quiet)
+    test, stored = read_split(logits, "test", with_logits=True)
+    expected = training.predict_logits(model, transform, test.texts)
+    np.testing.assert_allclose(stored, expected, atol=1e-5)
+    # Truncation keeps the fingerprint it had before windows existed; windows change it.
+    plain = TeacherTrainer(backbone="tiny", sequence_length=16, epochs=1, jit_compile=False)
+    assert "windows" not in plain.fingerprint_parameters()
+    assert plain.fingerprint({"examples": ex}) != trainer.fingerprint({"examples": ex})
