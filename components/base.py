@@ -20,6 +20,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import sys
@@ -159,13 +160,15 @@ class Component:
         work_dir = os.path.join(pipeline_root, f".{self.name}.work")
         _prepare_work_dir(work_dir, fingerprint, force)
         # Output folders of killed runs of this component (never trusted: they were not moved into place).
-        remove_stale_temporaries(pipeline_root, rf"\.{re.escape(self.name)}\.tmp-(\d+)|{re.escape(self.name)}\.old-(\d+)")
+        name = re.escape(self.name)
+        remove_stale_temporaries(pipeline_root, rf"\.{name}\.tmp-(\d+)|{name}\.old-(\d+)")
         tmp = os.path.join(pipeline_root, f".{self.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         log(f"[{self.name}] running")
         started = time.time()
         try:
+            _fresh_session()
             results = self.execute(inputs, tmp, work_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -247,6 +250,27 @@ def _prepare_work_dir(work_dir, fingerprint, force):
     os.makedirs(work_dir)
     with open(stamp, "w") as f:
         f.write(fingerprint)
+
+
+def _fresh_session(seed=0):
+    """Seeds the global random generators and resets Keras' global state (when loaded).
+
+    So that what a component writes depends on the component alone, not on
+    what ran before it in the process (as when an interrupted pipeline is
+    started again): layer, optimizer and variable names that Keras makes up
+    (`adam_2`, `dense_7`) count what was built before, and unseeded random
+    state (e.g. of the seed generators a loaded model's dropout layers get)
+    follows the process's generators; both end up in saved weights,
+    SavedModels and `.tflite` files. Trainers then seed with their own seed.
+    """
+    random.seed(seed)
+    for name, reseed in (("numpy", lambda m: m.random.seed(seed)), ("tensorflow", lambda m: m.random.set_seed(seed))):
+        if name in sys.modules:
+            reseed(sys.modules[name])
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
 
 
 def remove_stale_temporaries(directory, pattern):

@@ -73,8 +73,9 @@ class Pusher(Component):
                 version = pushed or (versions or [0])[-1] + 1
                 decision.update(version=version, path=os.path.join(target, str(version)))
                 if pushed is None:
-                    self._push(exports.path(name), target, version, {
-                        **decision, "student": name, "source": exports.uri, "export_fingerprint": exports.fingerprint})
+                    record = {**decision, "student": name, "source": exports.uri,
+                              "export_fingerprint": exports.fingerprint}
+                    self._push(exports.path(name), target, version, record)
             print(f"[{self.name}] {name}: {'pushed as version ' + str(decision['version']) if blessed else 'not pushed'}"
                   f" ({reason})", flush=True)
             decisions[name] = decision

@@ -1,8 +1,10 @@
 """StudentTrainer: trains a student with or without knowledge distillation."""
 
+import dataclasses
 import os
 
 import keras
+import numpy as np
 
 from components.base import REQUIRED, Component, ComponentSpec, write_json
 from components.example_gen import load_schema, read_split
@@ -55,6 +57,8 @@ class StudentTrainer(Component):
         # The transfer set (augmented train split with teacher logits) replaces train when given.
         train, teacher_logits = read_split(inputs.get("transfer_set", inputs["examples"]), "train",
                                            with_logits=p["distill"])
+        if "transfer_set" in inputs:
+            train, teacher_logits = _in_text_order(train, teacher_logits)
         dev, _ = read_split(inputs["examples"], "dev")
         spec = models.get_student(p["student"])
         tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], spec.features)
@@ -84,6 +88,17 @@ class StudentTrainer(Component):
         write_json(os.path.join(output_dir, "history.json"), result)
         plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params()}
+
+
+def _in_text_order(split, logits):
+    """The records sorted by text (unique in a transfer set).
+
+    Beam writes them in an order that depends on its workers; the student's
+    vocabulary and batches must not.
+    """
+    order = np.asarray(sorted(range(len(split.texts)), key=split.texts.__getitem__), dtype=np.int64)
+    split = dataclasses.replace(split, texts=[split.texts[i] for i in order], labels=split.labels[order])
+    return split, None if logits is None else logits[order]
 
 
 def load_student(artifact):

@@ -51,7 +51,8 @@ def sweep(result, path):
         means = [r[f"{split}_mean"] for r in result["runs"]]
         stds = [r[f"{split}_std"] for r in result["runs"]]
         ax.errorbar(x, means, yerr=stds, fmt="o-", capsize=3, color=color, label=f"{result['model']} {split}")
-        ax.axhline(result["teacher"][split], ls="--", color=color, alpha=0.6, label=f"teacher {split}")
+        reference = "the run's teacher" if result["model"] == "teacher" else "teacher"
+        ax.axhline(result["teacher"][split], ls="--", color=color, alpha=0.6, label=f"{reference} {split}")
     if numeric and min(values) > 0 and max(values) / min(values) >= 16:
         ax.set_xscale("log", base=2)
     if not numeric:

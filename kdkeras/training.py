@@ -131,39 +131,59 @@ def steps_per_epoch(n, batch_size):
     return int(np.ceil(n / batch_size))
 
 
-def make_training_dataset(texts, y, transform, batch_size, seed=0, epochs=1, first_epoch=0):
-    """`tf.data` pipeline for `fit`: epochs `first_epoch` … `epochs - 1` back to back, each shuffled.
+class EpochOrder(keras.callbacks.Callback):
+    """The order of the training examples in each epoch: a permutation seeded with `(seed, epoch)` alone.
 
-    The order of epoch `e` is a stateless shuffle seeded with `(seed, e)`
-    alone, so a training resumed at epoch `e` sees the same batches as an
-    uninterrupted one (a `reshuffle_each_iteration` shuffle would instead
-    start its sequence of orders again, and it depends on the global seed).
-    Pass `steps_per_epoch=steps_per_epoch(len(texts), batch_size)` to `fit`:
-    Keras then reads all epochs from one iterator.
+    Whatever epoch a training starts at, epoch `e` gets the same order, so a
+    training resumed at epoch `e` sees the same batches as an uninterrupted
+    one (a `reshuffle_each_iteration` shuffle would instead start its
+    sequence of orders again). A callback: `fit` tells it the epoch before
+    it reads the epoch's data.
+    """
+
+    def __init__(self, n, seed=0):
+        super().__init__()
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def permutation(self, epoch=None):
+        epoch = self.epoch if epoch is None else epoch
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+
+    def __call__(self):  # the generator of one epoch's order, read when Keras starts the epoch's iterator
+        yield self.permutation()
+
+
+def make_training_dataset(texts, y, transform, batch_size, seed=0):
+    """`tf.data` pipeline for `fit` with a fixed order per epoch; returns `(dataset, callback)`.
+
+    Pass the callback (an `EpochOrder`) to `fit`: it sets the epoch whose
+    order the next iteration of the dataset follows (Keras starts one
+    iteration per epoch, after `on_epoch_begin`). Each iteration is one
+    epoch, ending with its partial batch, as with a plain shuffled dataset.
+    The order comes from a Python generator: the input pipeline runs on
+    the host.
 
     Args:
         texts: list of strings.
         y: targets (array or dict of arrays).
         transform: batched text → model inputs function.
-        batch_size: batch size (each epoch ends with its own partial batch).
+        batch_size: batch size.
         seed: shuffling seed.
-        epochs: the training's total number of epochs.
-        first_epoch: the epoch to start at (0-based).
     """
     n = len(texts)
+    order = EpochOrder(n, seed)
     texts = tf.constant(list(texts))
     y = tf.nest.map_structure(tf.convert_to_tensor, y)
-
-    def epoch_order(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     def gather(indices):
         return transform(tf.gather(texts, indices)), tf.nest.map_structure(lambda t: tf.gather(t, indices), y)
 
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_order)
-    return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    ds = tf.data.Dataset.from_generator(order, output_signature=tf.TensorSpec([n], tf.int64)).unbatch()
+    ds = ds.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size)))
+    return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE), order
 
 
 def _write_json_atomically(path, obj):
@@ -205,7 +225,7 @@ class EpochBackup(keras.callbacks.Callback):
       resume from;
     - makes a resumed training identical to an uninterrupted one: with the
       seed generators restored, the resumed epochs draw the same dropout
-      masks (and `make_training_dataset` gives them the same batches);
+      masks (and `EpochOrder` gives them the same batches);
     - keeps the logs of finished epochs, so the history of a resumed
       training is complete (`self.history`).
 
@@ -373,7 +393,7 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
 
     A training interrupted at any point and started again gives the same
     weights, history and selection as an uninterrupted one (on the same
-    machine): epoch `e` always has the same batches (`make_training_dataset`),
+    machine): epoch `e` always has the same batches (`EpochOrder`),
     the backup restores weights, optimizer and seed generators, and the dev
     score of an epoch is stored before its backup (a kill in between
     retrains that epoch identically and scores it again).
@@ -387,9 +407,9 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
     backup = EpochBackup(os.path.join(work_dir, "backup"))
     first = backup.initial_epoch
     if first < epochs:
-        train_ds = make_training_dataset(texts, y, transform, batch_size, seed, epochs, first)
-        model.fit(train_ds, epochs=epochs, initial_epoch=first, steps_per_epoch=steps_per_epoch(len(texts), batch_size),
-                  callbacks=[selection, backup], verbose=verbose, shuffle=False)
+        train_ds, order = make_training_dataset(texts, y, transform, batch_size, seed)
+        model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup], verbose=verbose,
+                  shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:
         # Every epoch is in the backup (stopped before the result was stored): nothing left to train. The
         # best weights hold optimizer variables too: build it as `fit` would so that they load quietly.

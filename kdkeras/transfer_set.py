@@ -197,7 +197,10 @@ class TeacherModelHandler(ModelHandler):
     Args:
         model_path: the teacher's `.keras` file.
         preprocessor_dir: folder written by `kdkeras.models.backbones.save_preprocessor`.
-        batch_size: largest batch handed to the model.
+        batch_size: batch handed to the model. Every batch is padded to this
+            size: CPU kernels round differently for other batch shapes, and
+            a document's logits must not depend on how the runner happened
+            to batch it (multi-process runners batch differently each run).
     """
 
     def __init__(self, model_path, preprocessor_dir, batch_size=64):
@@ -216,12 +219,13 @@ class TeacherModelHandler(ModelHandler):
     def run_inference(self, batch, model, inference_args=None):
         import tensorflow as tf
 
-        inputs = model.preprocessor(tf.constant([r["text"] for r in batch]))
-        logits = np.asarray(model.model.predict_on_batch(inputs))
+        texts = [r["text"] for r in batch]
+        texts += texts[-1:] * (self.batch_size - len(texts))  # one batch shape: see the class doc
+        logits = np.asarray(model.model.predict_on_batch(model.preprocessor(tf.constant(texts))))
         return [PredictionResult(r, row) for r, row in zip(batch, logits)]
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
+        return {"min_batch_size": self.batch_size, "max_batch_size": self.batch_size}
 
     def share_model_across_processes(self):
         return False

@@ -198,6 +198,7 @@ def main(argv=None):
         print(f"error: {args.run_dir}: no finished Exporter artifact; run python -m pipelines.run first", file=sys.stderr)
         return 2
     result = benchmark(args.run_dir, args.docs)
+    result["command"] = "python -m pipelines.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
     path = os.path.join(args.run_dir, BENCHMARK_FILE)
     with open(path, "w") as f:
         json.dump(result, f, indent=2)

@@ -3,7 +3,8 @@
 Reads the run reports copied into `docs/results/` (`table2_<dataset>.json`,
 a `report.json` of `pipelines.run` plus a `command` and `machine` entry),
 benchmark files (`table3_<dataset>.json`, a `benchmark.json` of
-`pipelines.benchmark` plus `command` and `machine`) and sweep files
+`pipelines.benchmark` plus `command` and `title`), long-document files
+(`windows_<dataset>.json` from `pipelines.benchmark_windows`) and sweep files
 (`sweep_*.json` from `pipelines.sweep`, with their `.png` plots), and writes the
 tables of `docs/results.md` between its `<!-- results:begin -->` and
 `<!-- results:end -->` markers, so every number on that page comes from a
@@ -94,6 +95,22 @@ def table3(result):
     return "\n".join(lines)
 
 
+def windows_table(result):
+    """Markdown table of a `pipelines.benchmark_windows` file: score per number of windows and pooling."""
+    lines = []
+    for split, r in result["splits"].items():
+        lines += [f"{split}: {r['documents']} documents, {r['word_pieces_mean']:.0f} word pieces on average "
+                  f"(median {r['word_pieces_median']:.0f}); {r['windows_run']} windows run in {r['seconds']:.0f} s",
+                  "", "| windows | word pieces read | text covered | whole documents | mean pooling | max pooling |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for row in r["rows"]:
+            mx = f"{row['max']:.2f}" if "max" in row else "= mean"
+            lines.append(f"| {row['windows']} | {row['span']} | {100 * row['covered']:.1f} % | "
+                         f"{100 * row['whole_docs']:.1f} % | {row['mean']:.2f} | {mx} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
@@ -116,6 +133,14 @@ def render(results_dir=RESULTS_DIR):
         parts.append(f"### {name}: {result.get('title', result['run_dir'])}\n")
         parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
         parts.append(table3(result) + "\n")
+    for path in sorted(glob.glob(os.path.join(results_dir, "windows_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        name = os.path.splitext(os.path.basename(path))[0]
+        parts.append(f"### {name}: teacher of `{result['run_dir']}` reading windows of {result['sequence_length']} "
+                     f"tokens every {result['stride']} word pieces ({result['metric']})\n")
+        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
+        parts.append(windows_table(result))
     for path in sorted(glob.glob(os.path.join(results_dir, "sweep_*.json"))):
         with open(path) as f:
             result = json.load(f)

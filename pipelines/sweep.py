@@ -186,14 +186,15 @@ def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, forc
             params = {**base, **(fixed or {}), key: value, "seed": report["config"]["seed"] + k}
             changed = {k: v for k, v in params.items() if k != "seed" and v != base.get(k)}
             tag = ".".join(f"{k}{v}" for k, v in sorted(changed.items())) or "run"
-            if params == base:  # the run's own teacher: same recipe, already trained
+            if params == base:  # the run's own teacher: same recipe, already trained and scored
                 teacher = run_teacher
+                inference = Artifact(os.path.join(run_dir, "TeacherInference"))
             else:
                 teacher = TeacherTrainer(name=f"TeacherTrainer.{tag}.seed{params['seed']}", **params).run(
                     {"examples": examples}, teachers_dir, force, log)
-            inference = TeacherInference(name=f"TeacherInference.{tag}.seed{params['seed']}",
-                                         splits=["dev", "test"]).run(
-                {"examples": examples, "teacher": teacher}, teachers_dir, force, log)
+                inference = TeacherInference(name=f"TeacherInference.{tag}.seed{params['seed']}",
+                                             splits=["dev", "test"]).run(
+                    {"examples": examples, "teacher": teacher}, teachers_dir, force, log)
             for split in scores:
                 scores[split].append(inference.metadata["results"][f"teacher_{metric}"][split])
             seconds.append(teacher.metadata["seconds"])
@@ -202,6 +203,7 @@ def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, forc
             row.update({split: float(np.mean(runs_)), f"{split}_mean": float(np.mean(runs_)),
                         f"{split}_std": float(np.std(runs_)), f"{split}_runs": runs_})
         runs.append(row)
+    os.makedirs(sweep_dir, exist_ok=True)
     teacher_row = report["models"]["teacher"] if "models" in report else {}
     result = {
         "run_dir": run_dir, "model": "teacher", "key": key, "fixed": fixed or {}, "base": base, "metric": metric,

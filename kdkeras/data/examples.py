@@ -37,7 +37,7 @@ def write_split(directory, split, teacher_logits=None):
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for i, (text, bits) in enumerate(zip(split.texts, split.labels)):
             logits = None if teacher_logits is None else teacher_logits[i]
-            writer.write(make_example(text, bits, logits).SerializeToString())
+            writer.write(make_example(text, bits, logits).SerializeToString(deterministic=True))
     return path
 
 

@@ -8,8 +8,9 @@ the same seed, nothing half-written may be trusted and nothing may be left
 behind.
 
 Where each kill lands:
-- trainers: inside an epoch after the first one (students), or inside the
-  only epoch (teacher), so that trainings resume from their backup;
+- students: as their second epoch starts, so that they resume from the
+  backup of the first (checked: the resumed run starts at epoch 2);
+- teacher: inside its only epoch (the smoke profile trains one);
 - TeacherInference and Exporter: after they wrote part of their output;
 - Evaluator: a moment after it started;
 - any component that finishes before its kill point (ExampleGen, Baselines,
@@ -20,10 +21,15 @@ Where each kill lands:
 
 Files that legitimately differ between two runs are compared by content
 instead of by checksum (see `artifact_digests`): `.keras` archives (they
-record the save time), SavedModels (TensorFlow orders their variables by
-memory address and names them after the process's layer counters), TFRecord
-shards (protobuf map order), and timing fields (`latency_ms_*`, `seconds`,
-`started`).
+record the save time: their `model.weights.h5` is compared), SavedModels
+(TensorFlow orders their variables by memory address and numbers its
+functions per process: the variable values are compared), TFRecord shards
+(protobuf map order: the records are compared), and timing fields
+(`latency_ms_*`, `seconds`, `started`). Everything else is compared byte for
+byte: `.tflite` files, tokenizers, labels, histories, the report's scores.
+
+Two students (each trained plain and distilled) keep the test at about 5
+minutes on 2 busy cores; each of the 11 kills costs a process start.
 """
 
 import hashlib
@@ -43,7 +49,6 @@ import pytest
 from tests.conftest import make_docs, write_hedwig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Two students keep the test near 5 minutes on 2 cores; each is trained plain and distilled.
 STUDENTS = ("lstm", "lr")
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -65,10 +70,10 @@ sys.exit(main(sys.argv[1:]))
 
 def components():
     """`(name, kill_after_line, delay_s)` in pipeline order; None: kill only once its output is written."""
-    trained = [(f"StudentTrainer.{kd}{s}.seed0", r"^Epoch 2/", 0.3) for s in STUDENTS for kd in ("", "kd_")]
+    trained = [(f"StudentTrainer.{kd}{s}.seed0", r"^Epoch 2/", 0) for s in STUDENTS for kd in ("", "kd_")]
     return [
         ("ExampleGen", None, 0),
-        ("TeacherTrainer", r"^Epoch 1/", 0.5),
+        ("TeacherTrainer", r"\b3/\d+\b.*/step", 0),  # its only epoch, at step 3 (progress bar)
         ("TeacherInference", r"teacher logits for \d+ dev documents", 0.3),
         *trained,
         ("Baselines", None, 0),
@@ -83,21 +88,32 @@ def cli_args(data_dir, out_dir):
             "--students", ",".join(STUDENTS)]
 
 
-def run_to_end(args):
-    out = subprocess.run([sys.executable, "-u", "-m", "pipelines.run", *args], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return out.stdout
+def start_to_end(args, log_path):
+    """Starts an uninterrupted run in the background, its output going to `log_path`."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen([sys.executable, "-u", "-m", "pipelines.run", *args], cwd=ROOT, env=ENV,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish(proc, log_path):
+    """Waits for a run started by `start_to_end`; returns its output."""
+    rc = proc.wait(timeout=900)
+    with open(log_path, errors="replace") as f:
+        output = f.read()
+    assert rc == 0, output[-5000:]
+    return output
 
 
 def run_and_kill(args, name, pattern, delay, run_dir):
-    """Starts the run, SIGKILLs its process group inside component `name`; returns how the kill landed."""
+    """Starts the run and SIGKILLs its process group inside component `name`.
+
+    Returns how the kill landed, and the run's output.
+    """
     proc = subprocess.Popen([sys.executable, "-u", "-c", DRIVER, *args], cwd=ROOT, start_new_session=True,
                             env={**ENV, "RESUME_TEST_HOLD": name}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, bufsize=0)
     lines = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
-                              daemon=True)
+    reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
     reader.start()
     log, running, kill_at, how = [], False, None, None
     deadline = time.monotonic() + 600
@@ -114,7 +130,8 @@ def run_and_kill(args, name, pattern, delay, run_dir):
             except queue.Empty:
                 continue
             if line is None:
-                raise AssertionError(f"{name}: the run ended (rc {proc.wait()}) before the kill:\n" + "".join(log[-40:]))
+                raise AssertionError(f"{name}: the run ended (rc {proc.wait()}) before the kill:\n"
+                                     + "".join(log[-40:]))
             log.append(line)
             if line.startswith(f"[{name}] up to date") or line.startswith(f"[{name}] done"):
                 raise AssertionError(f"{name}: finished before the kill:\n" + "".join(log[-40:]))
@@ -135,7 +152,25 @@ def run_and_kill(args, name, pattern, delay, run_dir):
         reader.join(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     assert not os.path.exists(os.path.join(run_dir, name, "metadata.json")), f"{name} finished before its kill"
-    return how
+    return how, "".join(log)
+
+
+def read_lines(stream, lines):
+    """Puts the lines of `stream` into the queue `lines` as they arrive, then None.
+
+    Progress bars redraw their line after a carriage return: each redraw counts as a line.
+    """
+    pending = b""
+    while True:
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        *complete, pending = re.split(rb"[\r\n]", pending + chunk)
+        for line in complete:
+            lines.put(line.decode("utf-8", "replace") + "\n")
+    if pending:
+        lines.put(pending.decode("utf-8", "replace"))
+    lines.put(None)
 
 
 def sha256(path):
@@ -216,10 +251,12 @@ def artifact_digests(run_dir):
                         continue
                     for f in files:
                         if f not in ("formats.json", "model_card.md"):
-                            out[f"{name}/{student}/{os.path.normpath(os.path.join(rel, f))}"] = sha256(os.path.join(d, f))
+                            key = f"{name}/{student}/{os.path.normpath(os.path.join(rel, f))}"
+                            out[key] = sha256(os.path.join(d, f))
         if name == "Pusher":
             with open(os.path.join(path, "push.json")) as f:
-                out["Pusher/push.json"] = {k: {f: v for f, v in d.items() if f != "path"} for k, d in json.load(f).items()}
+                decisions = json.load(f)
+                out["Pusher/push.json"] = {k: {f: v for f, v in d.items() if f != "path"} for k, d in decisions.items()}
     return out
 
 
@@ -240,19 +277,25 @@ def test_run_killed_in_every_component_resumes_to_the_same_result(tmp_path):
     ref_out, out = str(tmp_path / "reference"), str(tmp_path / "killed")
     ref_dir, run_dir = (os.path.join(o, "custom", "smoke") for o in (ref_out, out))
     started = time.monotonic()
-    run_to_end(cli_args(data_dir, ref_out))
-    reference_s = time.monotonic() - started
+    finish(start_to_end(cli_args(data_dir, ref_out), str(tmp_path / "reference.log")), str(tmp_path / "reference.log"))
 
-    kills = {}
+    kills, logs = {}, []
     for name, pattern, delay in components():
-        kills[name] = run_and_kill(cli_args(data_dir, out), name, pattern, delay, run_dir)
-    # The trainers were killed inside training (not just at the end), so they resumed from a backup.
+        kills[name], log = run_and_kill(cli_args(data_dir, out), name, pattern, delay, run_dir)
+        logs.append(log)
+    # The trainers were killed inside training, not once it was over.
     assert all(not how.startswith("output") for name, how in kills.items() if "Trainer" in name), kills
-    final = run_to_end(cli_args(data_dir, out))
+    final = finish(start_to_end(cli_args(data_dir, out), str(tmp_path / "final.log")), str(tmp_path / "final.log"))
+    logs.append(final)
     assert final.count("] running") == 1 and "[Pusher] running" in final  # everything else was finished
-    print(f"\nreference run {reference_s:.0f} s, killed runs + final run {time.monotonic() - started - reference_s:.0f} s")
+    print(f"\n{len(kills)} killed runs, a final run and the reference in {time.monotonic() - started:.0f} s")
     for name, how in kills.items():
         print(f"  {name}: killed {how}")
+    # Students killed in their second epoch resumed there from the backup of the first.
+    for i, (name, _, _) in enumerate(components()):
+        if name.startswith("StudentTrainer"):
+            resumed = logs[i + 1].split(f"[{name}] running", 1)[1].split(f"[{name}] done", 1)[0]
+            assert "Epoch 2/2" in resumed and "Epoch 1/2" not in resumed, (name, resumed[-2000:])
 
     assert leftovers(out) == []
     serving = os.path.join(out, "custom", "serving")
