@@ -95,3 +95,16 @@ def train_toy_student(name, multi_label=True, epochs=3, sequence_length=40):
     student.compile(spec.optimizer(learning_rate=1e-1 if name == "lr" else 1e-2, use_ema=False), loss)
     student.fit(np.asarray(tokenizer(texts)), labels, epochs=epochs, batch_size=32, verbose=0)
     return student, tokenizer, texts
+
+
+def write_file(path, data, gz=False):
+    """Writes `data` (str or bytes) to `path`, gzipped when `gz`; returns the path as a string."""
+    import gzip
+
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return str(path)

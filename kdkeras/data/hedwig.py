@@ -76,13 +76,59 @@ class Split:
         return self.labels.argmax(axis=1).astype("int32")
 
 
-def find_split_file(data_dir, split):
-    """Returns the path of `split` in `data_dir` (`.tsv` or `.tsv.gz`), or None."""
-    for name in (f"{split}.tsv", f"{split}.tsv.gz"):
+def find_split_file(data_dir, split, extension=".tsv"):
+    """Returns the path of `split` in `data_dir` (`<split><extension>`, plain or `.gz`), or None."""
+    for name in (f"{split}{extension}", f"{split}{extension}.gz"):
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
             return path
     return None
+
+
+def read_rows(path, parse, on_bad_row="raise", what="documents", limit=None):
+    """Parses each line of a text file (plain or gzipped) with `parse(lineno, raw_bytes)`.
+
+    Shared by the readers of every format: `parse` returns a row, None for a
+    line to ignore, or raises `BadRowError`, which stops the read
+    (`on_bad_row="raise"`) or is recorded and skipped (`"skip"`).
+
+    Args:
+        path: the file.
+        parse: `(lineno, raw) -> row | None`.
+        on_bad_row: "raise" or "skip".
+        what: what the rows are, for the empty-file message.
+        limit: stop after this many rows.
+
+    Returns:
+        `(rows, skipped)`: the parsed rows and the `BadRow`s left out.
+
+    Raises:
+        DataError: a bad row (when raising), an unreadable file, or no rows.
+    """
+    check_on_bad_row(on_bad_row)
+    opener = gzip.open if path.endswith(".gz") else open
+    rows, skipped = [], []
+    try:
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if limit and len(rows) >= limit:
+                    break
+                try:
+                    row = parse(lineno, raw)
+                except BadRowError as e:
+                    if on_bad_row == "raise":
+                        raise
+                    skipped.append(e.row)
+                    continue
+                if row is not None:
+                    rows.append(row)
+    except (OSError, EOFError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: cannot read ({e})") from None
+    if not rows:
+        raise DataError(f"{path}: no {what}" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
+    return rows, skipped
 
 
 def check_on_bad_row(on_bad_row):
@@ -139,30 +185,17 @@ def read_split(path, num_classes=None, multi_label=True, on_bad_row="raise"):
     >>> split.labels.shape
     (5797, 90)
     """
-    check_on_bad_row(on_bad_row)
-    opener = gzip.open if path.endswith(".gz") else open
-    texts, rows, skipped = [], [], []
-    try:
-        with opener(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    bits, text = _parse_row(path, lineno, raw, num_classes, multi_label)
-                except BadRowError as e:
-                    if on_bad_row == "raise":
-                        raise
-                    skipped.append(e.row)
-                    continue
-                num_classes = len(bits)
-                texts.append(text)
-                rows.append(bits)
-    except (OSError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise DataError(f"{path}: file not found") from None
-        raise DataError(f"{path}: cannot read ({e})") from None
-    if not texts:
-        raise DataError(f"{path}: no documents" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
-    labels = np.frombuffer("".join(rows).encode("ascii"), dtype=np.uint8) - ord("0")
-    labels = labels.reshape(len(rows), num_classes).astype(np.int8)
+    width = [num_classes]  # the first good row fixes the width when not given
+
+    def parse(lineno, raw):
+        bits, text = _parse_row(path, lineno, raw, width[0], multi_label)
+        width[0] = len(bits)
+        return bits, text
+
+    rows, skipped = read_rows(path, parse, on_bad_row)
+    texts = [text for _, text in rows]
+    labels = np.frombuffer("".join(bits for bits, _ in rows).encode("ascii"), dtype=np.uint8) - ord("0")
+    labels = labels.reshape(len(rows), width[0]).astype(np.int8)
     return Split(texts=texts, labels=labels, source=path, skipped=skipped)
 
 

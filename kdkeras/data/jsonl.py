@@ -14,12 +14,11 @@ one-name list under ``"labels"``). Blank lines are ignored. Every name must
 be in ``labels.txt``. Other keys are ignored.
 """
 
-import gzip
 import json
-import os
 
 import numpy as np
 
+from kdkeras.data import hedwig
 from kdkeras.data.hedwig import BadRowError, DataError, Split, check_on_bad_row
 
 _SHOWN_NAMES = 10
@@ -27,11 +26,7 @@ _SHOWN_NAMES = 10
 
 def find_split_file(data_dir, split):
     """Returns the path of `split` in `data_dir` (`.jsonl` or `.jsonl.gz`), or None."""
-    for name in (f"{split}.jsonl", f"{split}.jsonl.gz"):
-        path = os.path.join(data_dir, name)
-        if os.path.isfile(path):
-            return path
-    return None
+    return hedwig.find_split_file(data_dir, split, ".jsonl")
 
 
 def read_split(path, label_names, multi_label=True, on_bad_row="raise"):
@@ -57,35 +52,16 @@ def read_split(path, label_names, multi_label=True, on_bad_row="raise"):
     if not label_names:
         raise DataError(f"{path}: needs labels.txt (one class name per line) beside it to define the classes")
     index = {name: i for i, name in enumerate(label_names)}
-    opener = gzip.open if path.endswith(".gz") else open
-    texts, rows, skipped = [], [], []
-    try:
-        with opener(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    parsed = _parse_row(path, lineno, raw, index, multi_label)
-                except BadRowError as e:
-                    if on_bad_row == "raise":
-                        raise
-                    skipped.append(e.row)
-                    continue
-                if parsed is not None:
-                    texts.append(parsed[0])
-                    rows.append(parsed[1])
-    except (OSError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise DataError(f"{path}: file not found") from None
-        raise DataError(f"{path}: cannot read ({e})") from None
-    if not texts:
-        raise DataError(f"{path}: no documents" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
-    labels = np.zeros((len(texts), len(label_names)), np.int8)
-    for i, on in enumerate(rows):
+    rows, skipped = hedwig.read_rows(
+        path, lambda lineno, raw: _parse_row(path, lineno, raw, index, multi_label), on_bad_row)
+    labels = np.zeros((len(rows), len(label_names)), np.int8)
+    for i, (_, on) in enumerate(rows):
         labels[i, on] = 1
-    return Split(texts=texts, labels=labels, source=path, skipped=skipped)
+    return Split(texts=[text for text, _ in rows], labels=labels, source=path, skipped=skipped)
 
 
-def _parse_row(path, lineno, raw, index, multi_label):
-    """`(text, label ids)` of one line, None for a blank line, or raises `BadRowError`."""
+def parse_object(path, lineno, raw):
+    """The JSON object on one raw line, None for a blank line, or raises `BadRowError`."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -98,6 +74,14 @@ def _parse_row(path, lineno, raw, index, multi_label):
         raise BadRowError(path, lineno, "not JSON", f"not valid JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(row, dict):
         raise BadRowError(path, lineno, "not JSON", f"expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def _parse_row(path, lineno, raw, index, multi_label):
+    """`(text, label ids)` of one line, None for a blank line, or raises `BadRowError`."""
+    row = parse_object(path, lineno, raw)
+    if row is None:
+        return None
     text = row.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadRowError(path, lineno, "empty text", "missing or empty 'text'")

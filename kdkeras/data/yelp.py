@@ -1,12 +1,12 @@
 """Yelp Open Dataset reviews (JSON lines) as a 5-class single-label dataset."""
 
 import glob
-import json
 import os
 
 import numpy as np
 
-from kdkeras.data.hedwig import BadRowError, DataError, Split, check_on_bad_row
+from kdkeras.data import hedwig, jsonl
+from kdkeras.data.hedwig import BadRowError, DataError, Split
 
 NUM_CLASSES = 5
 PATTERNS = ("*review*.json", "*review*.jsonl", "*review*.json.gz", "*review*.jsonl.gz")
@@ -34,51 +34,18 @@ def read_reviews(path, max_reviews=None, on_bad_row="raise"):
     Returns:
         A `Split` with one-hot labels (bit i = i+1 stars).
     """
-    import gzip
-
-    check_on_bad_row(on_bad_row)
-    opener = gzip.open if path.endswith(".gz") else open
-    texts, stars, skipped = [], [], []
-    try:
-        with opener(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                if max_reviews and len(texts) >= max_reviews:
-                    break
-                try:
-                    review = _parse_review(path, lineno, raw)
-                except BadRowError as e:
-                    if on_bad_row == "raise":
-                        raise
-                    skipped.append(e.row)
-                    continue
-                if review is not None:
-                    texts.append(review[0])
-                    stars.append(review[1])
-    except (OSError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise DataError(f"{path}: file not found") from None
-        raise DataError(f"{path}: cannot read ({e})") from None
-    if not texts:
-        raise DataError(f"{path}: no reviews" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
-    labels = np.zeros((len(texts), NUM_CLASSES), np.int8)
-    labels[np.arange(len(texts)), np.asarray(stars) - 1] = 1
-    return Split(texts, labels, path, skipped)
+    rows, skipped = hedwig.read_rows(path, lambda lineno, raw: _parse_review(path, lineno, raw), on_bad_row,
+                                     what="reviews", limit=max_reviews)
+    labels = np.zeros((len(rows), NUM_CLASSES), np.int8)
+    labels[np.arange(len(rows)), np.asarray([stars for _, stars in rows]) - 1] = 1
+    return Split([text for text, _ in rows], labels, path, skipped)
 
 
 def _parse_review(path, lineno, raw):
     """`(text, stars)` of one line, None for a blank line, or raises `BadRowError`."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadRowError(path, lineno, "not UTF-8", f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
-    if not line.strip():
+    review = jsonl.parse_object(path, lineno, raw)
+    if review is None:
         return None
-    try:
-        review = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise BadRowError(path, lineno, "not JSON", f"not valid JSON ({e.msg})") from None
-    if not isinstance(review, dict):
-        raise BadRowError(path, lineno, "not JSON", f"expected a JSON object, got {type(review).__name__}")
     rating, text = review.get("stars"), review.get("text")
     is_number = isinstance(rating, (int, float)) and not isinstance(rating, bool)
     if not is_number or int(rating) != rating or not 1 <= rating <= 5:

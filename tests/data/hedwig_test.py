@@ -1,19 +1,11 @@
-import gzip
-
 import numpy as np
 import pytest
 
 from kdkeras.data import hedwig
+from tests.conftest import write_file
 
 
-def write(path, text, gz=False):
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    if gz:
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-    return str(path)
+write = write_file
 
 
 def test_reads_plain_and_gzip(tmp_path):

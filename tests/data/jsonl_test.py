@@ -1,10 +1,10 @@
-import gzip
 import json
 
 import numpy as np
 import pytest
 
 from kdkeras.data import hedwig, jsonl, registry
+from tests.conftest import write_file
 
 NAMES = ["earn", "grain", "trade"]
 
@@ -14,12 +14,7 @@ def write(path, lines, gz=False):
         (x if isinstance(x, bytes) else (x if isinstance(x, str) else json.dumps(x)).encode("utf-8")) + b"\n"
         for x in lines
     )
-    if gz:
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-    return str(path)
+    return write_file(path, data, gz)
 
 
 def test_reads_label_names_in_labels_file_order(tmp_path):
