@@ -52,12 +52,16 @@ class ComponentSpec:
         optional_inputs: names of inputs that may be left out.
         parameters: parameter name → default value (`REQUIRED` if none).
         description: one line shown in metadata.
+        added_parameters: parameters added after artifacts were first made:
+            left out of the fingerprint while at their default, so those
+            artifacts stay valid.
     """
 
     inputs: tuple = ()
     optional_inputs: tuple = ()
     parameters: dict = dataclasses.field(default_factory=dict)
     description: str = ""
+    added_parameters: tuple = ()
 
 
 REQUIRED = object()
@@ -119,8 +123,10 @@ class Component:
         raise NotImplementedError
 
     def fingerprint_parameters(self):
-        """The parameters that enter the fingerprint (all of them unless a subclass says otherwise)."""
-        return self.parameters
+        """The parameters that enter the fingerprint: all but `SPEC.added_parameters` at their default."""
+        defaults = self.SPEC.parameters
+        return {k: v for k, v in self.parameters.items()
+                if not (k in self.SPEC.added_parameters and v == defaults[k])}
 
     def fingerprint(self, inputs):
         payload = {

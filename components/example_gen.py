@@ -47,6 +47,7 @@ class ExampleGen(Component):
         parameters=dict(dataset=REQUIRED, data_dir=None, multi_label=None, dev_fraction=0.1, max_docs=None,
                         skip_bad_rows=False),
         description="validated train/dev/test documents as tf.Example",
+        added_parameters=("skip_bad_rows",),
     )
 
     def _spec(self):
@@ -56,13 +57,6 @@ class ExampleGen(Component):
 
             spec = dataclasses.replace(spec, multi_label=self.parameters["multi_label"])
         return spec
-
-    def fingerprint_parameters(self):
-        # skip_bad_rows=False reads exactly as before the option existed: keep older runs' fingerprints.
-        params = dict(self.parameters)
-        if not params["skip_bad_rows"]:
-            del params["skip_bad_rows"]
-        return params
 
     def fingerprint(self, inputs):
         # The data files are inputs too: hash them so edited data is re-read.

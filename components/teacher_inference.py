@@ -26,12 +26,8 @@ class TeacherInference(Component):
         inputs=("examples", "teacher"),
         parameters=dict(batch_size=64, splits=["train", "dev", "test"]),
         description="documents with teacher logits",
+        added_parameters=("splits",),
     )
-
-    def fingerprint_parameters(self):
-        if self.parameters["splits"] == ["train", "dev", "test"]:  # the same fingerprint as before `splits`
-            return {k: v for k, v in self.parameters.items() if k != "splits"}
-        return self.parameters
 
     def execute(self, inputs, output_dir, work_dir):
         schema = load_schema(inputs["examples"])

@@ -103,27 +103,19 @@ def init_output_bias(model, labels, multi_label, layer_name="logits"):
     return True
 
 
-def make_dataset(texts, y, transform, batch_size, shuffle=False, seed=0):
-    """`tf.data` pipeline: (texts, y) → batched `(transform(texts), y)`.
+def make_dataset(texts, transform, batch_size):
+    """`tf.data` pipeline for inference: texts → batched `transform(texts)`, in order.
+
+    Training uses `make_training_dataset` (a fixed order per epoch).
 
     Args:
         texts: list of strings.
-        y: targets (array or dict of arrays), or None for inference.
         transform: batched text → model inputs function (a tokenizer or
             KerasHub preprocessor).
         batch_size: batch size.
-        shuffle: reshuffle every epoch with `seed`.
     """
-    data = (list(texts),) if y is None else (list(texts), y)
-    ds = tf.data.Dataset.from_tensor_slices(data)
-    if shuffle:
-        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if y is None:
-        ds = ds.map(lambda x: transform(x), num_parallel_calls=AUTOTUNE)
-    else:
-        ds = ds.map(lambda x, t: (transform(x), t), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices(list(texts)).batch(batch_size)
+    return ds.map(transform, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def steps_per_epoch(n, batch_size):
@@ -383,7 +375,7 @@ def fit_teacher(
     init_output_bias(teacher, train.labels, multi_label)
     teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
     y = targets(train.labels, multi_label)
-    dev_ds = make_dataset(dev.texts, None, preprocessor, 64)
+    dev_ds = make_dataset(dev.texts, preprocessor, 64)
     return _fit(teacher, (train.texts, y, preprocessor, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
                 work_dir, verbose)
 
@@ -464,11 +456,11 @@ def fit_student(
         model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction)
         model.compile(optimizer=optimizer)
         y = {"labels": y, "teacher_logits": np.asarray(teacher_logits, "float32")}
-    dev_ds = make_dataset(dev.texts, None, tokenizer, 256)
+    dev_ds = make_dataset(dev.texts, tokenizer, 256)
     return _fit(model, (train.texts, y, tokenizer, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
                 work_dir, verbose, student, ema)
 
 
 def predict_logits(model, transform, texts, batch_size=64, verbose=0):
     """Logits of `model` for raw `texts`, batched through `transform`."""
-    return model.predict(make_dataset(texts, None, transform, batch_size), verbose=verbose)
+    return model.predict(make_dataset(texts, transform, batch_size), verbose=verbose)
