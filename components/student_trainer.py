@@ -29,8 +29,13 @@ class StudentTrainer(Component):
         student: student name ("lstm", "kimcnn", "lr").
         distill: train with the Distiller on `teacher_logits` (input must be
             a TeacherInference artifact) instead of labels only.
-        alpha, temperature, direction: distillation objective.
-        epochs, batch_size, learning_rate, seed: training recipe.
+        alpha, temperature, direction, kl_label_reduction: distillation
+            objective (see `kdkeras.distillation.Distiller`).
+        updates: optimizer updates in the whole training (the same for a
+            plain student and its distilled twin, whatever the size of the
+            transfer set).
+        evaluations: dev evaluations, evenly spaced; the best is kept.
+        batch_size, learning_rate, seed: training recipe.
         max_tokens, sequence_length: word vocabulary and truncation.
         hparams: student hyperparameters (e.g. hidden_dim, embedding_dim).
         word_vectors: initial word vectors: "random", "teacher", "lsa" or a
@@ -45,7 +50,8 @@ class StudentTrainer(Component):
         optional_inputs=("transfer_set",),
         parameters=dict(
             student=REQUIRED, distill=False, alpha=1.0, temperature=1.0, direction="teacher_student",
-            epochs=10, batch_size=128, learning_rate=1e-3, seed=0, max_tokens=50000,
+            kl_label_reduction="mean", updates=1000, evaluations=10, batch_size=128, learning_rate=1e-3, seed=0,
+            max_tokens=50000,
             sequence_length=400, hparams={}, word_vectors="random", ema_momentum=0.99, distribute=None,
         ),
         description="trained student",
@@ -76,18 +82,22 @@ class StudentTrainer(Component):
             student = spec.build(tokenizer.vocabulary_size, schema["num_classes"], seed=p["seed"], **hparams)
             ema = spec.ema and p["ema_momentum"] > 0
             optimizer = spec.optimizer(
-                learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema
+                learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema,
+                updates=p["updates"],
             )
             result = training.fit_student(
-                student, tokenizer, train, dev, schema["multi_label"], p["epochs"], p["batch_size"], optimizer,
+                student, tokenizer, train, dev, schema["multi_label"], updates=p["updates"],
+                evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
                 teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
-                direction=p["direction"], seed=p["seed"], work_dir=work_dir, ema=ema,
+                direction=p["direction"], kl_label_reduction=p["kl_label_reduction"], seed=p["seed"],
+                work_dir=work_dir, ema=ema,
             )
         student.save(os.path.join(output_dir, MODEL_FILE))
         tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))
         write_json(os.path.join(output_dir, "history.json"), result)
         plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
-        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params()}
+        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params(),
+                "updates": result["updates"], "train_records": len(train.texts)}
 
 
 def _in_text_order(split, logits):

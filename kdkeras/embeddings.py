@@ -5,6 +5,9 @@ The paper's students start from 300-d word2vec (GoogleNews). Sources here:
 - a user-supplied word2vec or GloVe file (text, or word2vec binary `.bin`);
 - `"teacher"`: the teacher's own word-piece embeddings, averaged over the
   pieces of each word (offline, 384-d for MiniLM);
+- `"teacher_pca"`: the same vectors reduced to the student's width with
+  PCA (their leading principal components), so a small student starts
+  from the teacher's word geometry without growing to 384-d;
 - `"lsa"`: vectors learnt from the training split (positive PMI of word
   co-occurrence in documents, reduced with truncated SVD);
 - `"random"`: uniform in [-0.25, 0.25] as hedwig's `rand` mode.
@@ -18,7 +21,8 @@ import os
 
 import numpy as np
 
-SOURCES = ("random", "teacher", "lsa")
+SOURCES = ("random", "teacher", "teacher_pca", "lsa")
+_RANDOM_STD = 0.25 / np.sqrt(3)  # per-coordinate std of uniform(-0.25, 0.25)
 
 
 def _matrix(vocabulary, dim, seed):
@@ -110,6 +114,34 @@ def teacher_vectors(vocabulary, backbone_dir=None):
     return matrix
 
 
+def reduce_vectors(matrix, dim):
+    """Projects word vectors on their `dim` leading principal components.
+
+    Row 0 (padding) stays zero; the other rows are centred on the mean word
+    vector, projected, and scaled so that each coordinate has the standard
+    deviation of hedwig's uniform(-0.25, 0.25) initialisation (the scale the
+    students' other settings were tuned at).
+
+    Args:
+        matrix: `(rows, width)` vectors aligned with a tokenizer (row 0 padding).
+        dim: output width; at least `width` returns the matrix unchanged.
+
+    Example:
+    >>> reduce_vectors(teacher_vectors(vocabulary), 64).shape
+    (len(vocabulary) + 2, 64)
+    """
+    if dim >= matrix.shape[1]:
+        return matrix
+    words = matrix[1:].astype("float64")
+    centred = words - words.mean(axis=0)
+    _, _, components = np.linalg.svd(centred[np.any(centred != 0, axis=1)], full_matrices=False)
+    projected = centred @ components[:dim].T
+    projected *= _RANDOM_STD / (projected.std() + 1e-12)
+    out = np.zeros((matrix.shape[0], dim), "float32")
+    out[1:] = projected
+    return out
+
+
 def lsa_vectors(texts, vocabulary, dim=300, seed=0):
     """Vectors learnt from `texts`: positive PMI of document co-occurrence + truncated SVD."""
     from scipy import sparse
@@ -144,6 +176,8 @@ def word_vectors(source, vocabulary, texts=None, dim=300, seed=0):
         return random_vectors(vocabulary, dim, seed)
     if source == "teacher":
         return teacher_vectors(vocabulary)
+    if source == "teacher_pca":
+        return reduce_vectors(teacher_vectors(vocabulary), dim)
     if source == "lsa":
         return lsa_vectors(texts, vocabulary, dim, seed)
     if os.path.isfile(source):

@@ -5,15 +5,21 @@ turns raw strings into the same word ids or tf-idf vectors as the Keras
 tokenizer, token for token, without importing TensorFlow. It is the
 tokeniser that runs next to a `.tflite` student (TFLite has no string ops).
 
-Keras' `"lower_and_strip_punctuation"` / `"whitespace"` pipeline works on
-UTF-8 bytes, and this module does the same:
+The Keras tokenizer standardises each document, then splits it on
+whitespace, working on UTF-8 bytes, and this module does the same:
 
 - `tf.strings.lower` as Keras calls it (no `encoding`) lower-cases ASCII
   letters only: `"ÉCOLE"` becomes `"École"`, not `"école"`. `bytes.lower`
   does exactly that.
-- Punctuation is removed with Keras' regex
-  `[!"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~\\']` (ASCII characters only,
-  so matching bytes or code points is the same).
+- Punctuation is what Keras' regex `PUNCTUATION_REGEX`,
+  `[!"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~\\']`, matches: ASCII
+  characters only, so matching bytes or code points is the same.
+  `standardize="lower_and_split_punctuation"` (the default) replaces each
+  punctuation character with a space (`"5.93"` gives the words `"5"` and
+  `"93"`, `"farmer-owned"` gives `"farmer"` and `"owned"`);
+  `"lower_and_strip_punctuation"`, Keras' own standardisation and that of
+  tokenizers saved before the split existed, deletes it (`"593"`,
+  `"farmerowned"`).
 - `tf.strings.split` splits on runs of ASCII whitespace (space, `\\t`, `\\n`,
   `\\v`, `\\f`, `\\r`) and drops empty pieces; Unicode spaces (`\\xa0`,
   `\\u2003`, ...) and `\\x1c`-`\\x1f` stay inside words. `bytes.split()` does
@@ -27,19 +33,23 @@ import re
 import numpy as np
 
 CONFIG_FILE = "tokenizer.json"
+STANDARDIZATIONS = ("lower_and_split_punctuation", "lower_and_strip_punctuation")
 
 # keras/src/layers/preprocessing/text_vectorization.py, `_preprocess`
-# (standardize="lower_and_strip_punctuation"), applied to UTF-8 bytes.
-_PUNCTUATION = re.compile(rb'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+# (standardize="lower_and_strip_punctuation"); RE2 and `re` read it alike.
+PUNCTUATION_REGEX = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+_PUNCTUATION = re.compile(PUNCTUATION_REGEX.encode())
+# What each standardisation puts in place of a punctuation character.
+_REPLACEMENTS = dict(zip(STANDARDIZATIONS, (b" ", b"")))
 
 
-def _words(text):
+def _words(text, replacement):
     """Keras' standardize + split of one document, as a list of UTF-8 byte strings."""
     if isinstance(text, str):
         text = text.encode("utf-8")
     elif not isinstance(text, bytes):
         raise TypeError(f"expected str or bytes, got {type(text).__name__}")
-    return _PUNCTUATION.sub(b"", text.lower()).split()
+    return _PUNCTUATION.sub(replacement, text.lower()).split()
 
 
 class NumpyTokenizer:
@@ -48,26 +58,36 @@ class NumpyTokenizer:
     `output_mode="int"`: id 0 is padding, 1 out-of-vocabulary, vocabulary word
     `i` gets id `i + 2`; at most `sequence_length` ids per document.
     `output_mode="tf_idf"`: one float32 per vocabulary entry plus the
-    out-of-vocabulary bucket at index 0, term count × idf; the OOV idf is the
-    mean of the vocabulary idf, as in Keras.
+    out-of-vocabulary bucket at index 0, tf × idf, where tf is
+    `1 + ln(count)` for words that occur (`sublinear_tf=True`) or the count;
+    the OOV idf is the mean of the vocabulary idf, as in Keras.
 
     Args:
         vocabulary: list of words (without the padding and OOV entries).
         sequence_length: maximum ids kept per document (`"int"` mode).
         output_mode: `"int"` or `"tf_idf"`.
         idf_weights: idf per vocabulary word (`"tf_idf"` mode).
+        standardize: `"lower_and_split_punctuation"` or
+            `"lower_and_strip_punctuation"` (see the module docstring).
+        sublinear_tf: `"tf_idf"` mode: `1 + ln(count)` instead of the count.
 
     Example:
     >>> tokenizer = NumpyTokenizer.load("bundle/tokenizer")
     >>> tokenizer(["Oil prices rose."], length=400)  # int32, shape (1, 400)
     """
 
-    def __init__(self, vocabulary, sequence_length=400, output_mode="int", idf_weights=None):
+    def __init__(self, vocabulary, sequence_length=400, output_mode="int", idf_weights=None,
+                 standardize="lower_and_split_punctuation", sublinear_tf=True):
         if output_mode not in ("int", "tf_idf"):
             raise ValueError(f"output_mode must be 'int' or 'tf_idf', got {output_mode!r}")
+        if standardize not in STANDARDIZATIONS:
+            raise ValueError(f"standardize must be one of {STANDARDIZATIONS}, got {standardize!r}")
         self.vocabulary = list(vocabulary)
         self.sequence_length = int(sequence_length)
         self.output_mode = output_mode
+        self.standardize = standardize
+        self.sublinear_tf = bool(sublinear_tf)
+        self._replacement = _REPLACEMENTS[standardize]
         offset = 2 if output_mode == "int" else 1
         self._ids = {}
         for i, word in enumerate(self.vocabulary):
@@ -86,16 +106,19 @@ class NumpyTokenizer:
         """Reads `vocabulary.txt`, `idf.txt` and `tokenizer.json` written by `WordTokenizer.save`."""
         with open(os.path.join(directory, CONFIG_FILE)) as f:
             config = json.load(f)
-        for key, expected in (("standardize", "lower_and_strip_punctuation"), ("split", "whitespace")):
-            if config.get(key, expected) != expected:
-                raise ValueError(f"{directory}: unsupported {key} {config[key]!r}")
+        # Files written before these keys existed: Keras' standardisation, raw counts.
+        standardize = config.get("standardize", "lower_and_strip_punctuation")
+        if standardize not in STANDARDIZATIONS:
+            raise ValueError(f"{directory}: unsupported standardize {standardize!r}")
+        if config.get("split", "whitespace") != "whitespace":
+            raise ValueError(f"{directory}: unsupported split {config['split']!r}")
         with open(os.path.join(directory, config["vocabulary_file"]), encoding="utf-8") as f:
             vocabulary = [line.rstrip("\n") for line in f]
         mode = config.get("output_mode", "int")
         idf = None
         if mode == "tf_idf":
             idf = np.loadtxt(os.path.join(directory, config["idf_file"]), dtype="float32", ndmin=1)
-        return cls(vocabulary, config["sequence_length"], mode, idf)
+        return cls(vocabulary, config["sequence_length"], mode, idf, standardize, config.get("sublinear_tf", False))
 
     @property
     def vocabulary_size(self):
@@ -104,14 +127,14 @@ class NumpyTokenizer:
 
     def tokenize(self, text):
         """The words of one document after standardisation, as `str`."""
-        return [w.decode("utf-8", "replace") for w in _words(text)]
+        return [w.decode("utf-8", "replace") for w in _words(text, self._replacement)]
 
     def ids(self, text):
         """Word ids of one document (no padding, truncated to `sequence_length`)."""
         if self.output_mode != "int":
             raise ValueError("ids() needs output_mode='int'")
         lookup, oov = self._ids.get, self.oov_id
-        return [lookup(w, oov) for w in _words(text)[: self.sequence_length]]
+        return [lookup(w, oov) for w in _words(text, self._replacement)[: self.sequence_length]]
 
     def __call__(self, texts, length=None):
         """Features of a batch of documents.
@@ -132,8 +155,11 @@ class NumpyTokenizer:
             out = np.zeros((len(texts), self.vocabulary_size), "float32")
             lookup = self._ids.get
             for row, text in enumerate(texts):
-                ids = np.fromiter((lookup(w, 0) for w in _words(text)), dtype=np.int64)
+                ids = np.fromiter((lookup(w, 0) for w in _words(text, self._replacement)), dtype=np.int64)
                 counts = np.bincount(ids, minlength=self.vocabulary_size).astype("float32")
+                if self.sublinear_tf:
+                    seen = counts > 0
+                    counts[seen] = 1 + np.log(counts[seen])
                 out[row] = counts * self.idf
             return out
         rows = [self.ids(text) for text in texts]

@@ -124,39 +124,67 @@ def steps_per_epoch(n, batch_size):
 
 
 class EpochOrder(keras.callbacks.Callback):
-    """The order of the training examples in each epoch: a permutation seeded with `(seed, epoch)` alone.
+    """The order of the training examples in each epoch, a function of `(seed, epoch)` alone.
 
-    Whatever epoch a training starts at, epoch `e` gets the same order, so a
-    training resumed at epoch `e` sees the same batches as an uninterrupted
-    one (a `reshuffle_each_iteration` shuffle would instead start its
-    sequence of orders again). A callback: `fit` tells it the epoch before
-    it reads the epoch's data.
+    Whatever epoch a training starts at, epoch `e` gets the same examples in
+    the same order, so a training resumed at epoch `e` sees the same batches
+    as an uninterrupted one (a `reshuffle_each_iteration` shuffle would
+    instead start its sequence of orders again). A callback: `fit` tells it
+    the epoch before it reads the epoch's data.
+
+    Without `steps`, an epoch is one pass over the data in the permutation
+    seeded with `(seed, epoch)`. With `steps`, an epoch is a fixed number of
+    batches (an evaluation period of a training measured in updates): the
+    stream of examples is the concatenation of the permutations seeded with
+    `(seed, 0)`, `(seed, 1)`, ... (one per pass over the data), and epoch `e`
+    takes its `steps * batch_size` examples from position
+    `e * steps * batch_size` on.
+
+    Args:
+        n: number of training examples.
+        seed: shuffling seed.
+        steps: batches per epoch (None: one pass over the data).
+        batch_size: batch size (needed with `steps`).
     """
 
-    def __init__(self, n, seed=0):
+    def __init__(self, n, seed=0, steps=None, batch_size=None):
         super().__init__()
-        self.n, self.seed, self.epoch = n, seed, 0
+        if steps is not None and not batch_size:
+            raise ValueError("EpochOrder with steps needs batch_size")
+        self.n, self.seed, self.steps, self.batch_size, self.epoch = n, seed, steps, batch_size, 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
+    def _pass(self, index):
+        return np.random.default_rng([self.seed, index]).permutation(self.n)
+
     def permutation(self, epoch=None):
+        """The example indices of `epoch` (default: the current one), in training order."""
         epoch = self.epoch if epoch is None else epoch
-        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        if self.steps is None:
+            return self._pass(epoch)
+        size = self.steps * self.batch_size
+        start = epoch * size
+        first, last = start // self.n, (start + size - 1) // self.n
+        stream = np.concatenate([self._pass(i) for i in range(first, last + 1)])
+        offset = start - first * self.n
+        return stream[offset:offset + size]
 
     def __call__(self):  # the generator of one epoch's order, read when Keras starts the epoch's iterator
         yield self.permutation()
 
 
-def make_training_dataset(texts, y, transform, batch_size, seed=0):
+def make_training_dataset(texts, y, transform, batch_size, seed=0, steps=None):
     """`tf.data` pipeline for `fit` with a fixed order per epoch; returns `(dataset, callback)`.
 
     Pass the callback (an `EpochOrder`) to `fit`: it sets the epoch whose
     order the next iteration of the dataset follows (Keras starts one
-    iteration per epoch, after `on_epoch_begin`). Each iteration is one
-    epoch, ending with its partial batch, as with a plain shuffled dataset.
-    The order comes from a Python generator: the input pipeline runs on
-    the host.
+    iteration per epoch, after `on_epoch_begin`). Without `steps` each
+    iteration is one pass over the data, ending with its partial batch, as
+    with a plain shuffled dataset; with `steps` it is `steps` full batches
+    (see `EpochOrder`). The order comes from a Python generator: the input
+    pipeline runs on the host.
 
     Args:
         texts: list of strings.
@@ -164,17 +192,20 @@ def make_training_dataset(texts, y, transform, batch_size, seed=0):
         transform: batched text → model inputs function.
         batch_size: batch size.
         seed: shuffling seed.
+        steps: batches per epoch (None: one pass over the data).
     """
     n = len(texts)
-    order = EpochOrder(n, seed)
+    order = EpochOrder(n, seed, steps, batch_size)
     texts = tf.constant(list(texts))
     y = tf.nest.map_structure(tf.convert_to_tensor, y)
 
     def gather(indices):
         return transform(tf.gather(texts, indices)), tf.nest.map_structure(lambda t: tf.gather(t, indices), y)
 
-    ds = tf.data.Dataset.from_generator(order, output_signature=tf.TensorSpec([n], tf.int64)).unbatch()
-    ds = ds.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size)))
+    size = n if steps is None else steps * batch_size
+    cardinality = steps_per_epoch(n, batch_size) if steps is None else steps
+    ds = tf.data.Dataset.from_generator(order, output_signature=tf.TensorSpec([size], tf.int64)).unbatch()
+    ds = ds.batch(batch_size).apply(tf.data.experimental.assert_cardinality(cardinality))
     return ds.map(gather, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE), order
 
 
@@ -380,7 +411,8 @@ def fit_teacher(
                 work_dir, verbose)
 
 
-def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose, target=None, ema=False):
+def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose, target=None, ema=False,
+         steps=None):
     """`model.fit` with dev selection, resuming from the backup in `work_dir`.
 
     A training interrupted at any point and started again gives the same
@@ -392,6 +424,8 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
 
     Args:
         train_data: `(texts, y, transform, batch_size, seed)` of `make_training_dataset`.
+        epochs: number of epochs (with `steps`: evaluation periods).
+        steps: batches per epoch (None: one pass over the data).
     """
     texts, y, transform, batch_size, seed = train_data
     selection = DevSelection(dev_ds, dev_labels, multi_label, os.path.join(work_dir, "best"),
@@ -399,7 +433,7 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
     backup = EpochBackup(os.path.join(work_dir, "backup"))
     first = backup.initial_epoch
     if first < epochs:
-        train_ds, order = make_training_dataset(texts, y, transform, batch_size, seed)
+        train_ds, order = make_training_dataset(texts, y, transform, batch_size, seed, steps)
         model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup], verbose=verbose,
                   shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:
@@ -410,19 +444,39 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
     return {"history": backup.history, "best_epoch": best["epoch"], "dev_score": best["score"]}
 
 
+def update_budget(updates, evaluations=10):
+    """`(steps, periods)`: a training of `updates` optimizer updates scored on dev `evaluations` times.
+
+    The updates are split into `periods` evaluation periods of `steps`
+    batches each (`steps * periods` is `updates` rounded up to a multiple
+    of `steps`).
+
+    Example:
+    >>> update_budget(1000, 8)
+    (125, 8)
+    """
+    if updates < 1 or evaluations < 1:
+        raise ValueError(f"updates and evaluations must be positive, got {updates} and {evaluations}")
+    steps = max(1, int(round(updates / min(evaluations, updates))))
+    return steps, int(np.ceil(updates / steps))
+
+
 def fit_student(
     student,
     tokenizer,
     train,
     dev,
     multi_label,
-    epochs,
+    *,
+    updates,
     batch_size,
     optimizer,
+    evaluations=10,
     teacher_logits=None,
     alpha=1.0,
     temperature=1.0,
     direction="teacher_student",
+    kl_label_reduction="mean",
     seed=0,
     work_dir=None,
     ema=False,
@@ -430,21 +484,35 @@ def fit_student(
 ):
     """Trains a student on labels, or distils it when `teacher_logits` are given.
 
+    The length of a training is a number of optimizer updates, not epochs:
+    a student distilled on a transfer set three times the size of the train
+    split takes as many updates as its plain twin, so the two are compared
+    at equal cost. The model is scored on dev `evaluations` times, evenly
+    spaced, and the best-scoring weights are kept (the paper's selection).
+
     Args:
         student: a Keras model mapping token ids to logits.
         tokenizer: a `kdkeras.text.WordTokenizer`.
-        train, dev: `kdkeras.data.Split`s.
+        train, dev: `kdkeras.data.hedwig.Split`s.
         multi_label: BCE (True) or CE (False) on the labels.
-        epochs, batch_size: training length and batch size.
+        updates: optimizer updates (batches) in the whole training.
+        batch_size: batch size.
         optimizer: a Keras optimizer (with `use_ema=True` when `ema`).
+        evaluations: how many times the model is scored on dev.
         teacher_logits: train-split teacher logits; None trains without KD.
-        alpha, temperature, direction: see `kdkeras.distillation.Distiller`.
+        alpha, temperature, direction, kl_label_reduction: see
+            `kdkeras.distillation.Distiller`.
         seed: shuffling and initialisation seed.
         work_dir: folder for backups and the best checkpoint.
         ema: evaluate and keep the optimizer's averaged weights.
 
     Returns:
-        A dict with the history and the selected epoch and dev score.
+        A dict with the history, the selected period (`best_epoch`) and dev
+        score, `updates` (the total trained) and `steps_per_evaluation`.
+
+    Example:
+    >>> fit_student(student, tokenizer, train, dev, True, updates=1000, batch_size=128,
+    ...             optimizer=keras.optimizers.Adam(1e-3), work_dir="work")
     """
     keras.utils.set_random_seed(seed)
     init_output_bias(student, train.labels, multi_label)
@@ -453,12 +521,15 @@ def fit_student(
         model = student
         model.compile(optimizer=optimizer, loss=task_loss(multi_label))
     else:
-        model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction)
+        model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction,
+                          kl_label_reduction=kl_label_reduction)
         model.compile(optimizer=optimizer)
         y = {"labels": y, "teacher_logits": np.asarray(teacher_logits, "float32")}
+    steps, periods = update_budget(updates, evaluations)
     dev_ds = make_dataset(dev.texts, tokenizer, 256)
-    return _fit(model, (train.texts, y, tokenizer, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
-                work_dir, verbose, student, ema)
+    result = _fit(model, (train.texts, y, tokenizer, batch_size, seed), dev_ds, dev.labels, multi_label, periods,
+                  work_dir, verbose, student, ema, steps=steps)
+    return {**result, "updates": steps * periods, "steps_per_evaluation": steps}
 
 
 def predict_logits(model, transform, texts, batch_size=64, verbose=0):

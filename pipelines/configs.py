@@ -1,8 +1,14 @@
 """Per-dataset recipes from the paper and run profiles (quick, paper, smoke).
 
 A run configuration is built as: profile defaults → the dataset's paper
-settings (λ, teacher epochs, batch sizes, augmentation multiplier) where the
+settings (teacher epochs, batch sizes, augmentation multiplier) where the
 profile follows the paper → command-line overrides.
+
+Students train for a number of optimizer updates (`updates`), not epochs,
+so a student distilled on a transfer set several times the size of the
+train split costs the same as its plain twin. λ is chosen per distilled
+student on dev from `alpha_grid`, which includes 0 (the plain student), so
+distilling never ends below not distilling on dev; `--alpha` fixes it.
 """
 
 import copy
@@ -15,6 +21,8 @@ PAPER = {
     "imdb": dict(teacher_epochs=4, alpha=4.0, student_batch_size=64, augment_multiplier=4, sequence_length=512),
     "yelp": dict(teacher_epochs=1, alpha=4.0, student_batch_size=64, augment_multiplier=1, sequence_length=512),
 }
+# λ candidates: 0 (no distillation), the paper's single-label λ and the paper's multi-label λ.
+ALPHA_GRID = (0.0, 1.0, 4.0)
 PAPER_SINGLE_LABEL_DEFAULT = dict(PAPER["imdb"])
 PAPER_MULTI_LABEL_DEFAULT = dict(PAPER["reuters"])
 
@@ -26,11 +34,11 @@ PROFILES = {
         teacher=dict(backbone="minilm", sequence_length=None, epochs=None, batch_size=16, learning_rate=2e-5),
         student=dict(sequence_length=1000, max_tokens=100000, word_vectors="random"),
         students=dict(
-            lstm=dict(epochs=30, learning_rate=1e-2, ema_momentum=0.99, hparams=dict(
+            lstm=dict(updates=6000, learning_rate=1e-2, ema_momentum=0.99, hparams=dict(
                 embedding_dim=300, hidden_dim=512, embedding_dropout=0.2, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(epochs=30, learning_rate=1e-3, hparams=dict(
+            kimcnn=dict(updates=6000, learning_rate=1e-3, hparams=dict(
                 embedding_dim=300, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=30, learning_rate=2e-1, hparams=dict()),
+            lr=dict(updates=3000, learning_rate=2e-2, hparams=dict()),
         ),
     ),
     # Fits in about 30 minutes on 2 CPU cores for Reuters (teacher and all students).
@@ -40,11 +48,11 @@ PROFILES = {
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="random"),
         students=dict(
-            lstm=dict(epochs=4, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
+            lstm=dict(updates=600, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
                 embedding_dim=96, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(epochs=3, learning_rate=3e-3, hparams=dict(
+            kimcnn=dict(updates=600, learning_rate=3e-3, hparams=dict(
                 embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=5, learning_rate=2e-1, hparams=dict()),
+            lr=dict(updates=600, learning_rate=2e-2, hparams=dict()),
         ),
     ),
     # Tiny models and data: about a minute. Used by the tests.
@@ -54,12 +62,13 @@ PROFILES = {
         teacher=dict(backbone="tiny", sequence_length=32, epochs=1, batch_size=16, learning_rate=1e-3, jit_compile=False),
         student=dict(sequence_length=40, max_tokens=2000, word_vectors="random"),
         students=dict(
-            lstm=dict(epochs=2, learning_rate=5e-3, hparams=dict(
+            lstm=dict(updates=4, evaluations=2, learning_rate=5e-3, hparams=dict(
                 embedding_dim=16, hidden_dim=8, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(epochs=2, learning_rate=5e-3, hparams=dict(
+            kimcnn=dict(updates=4, evaluations=2, learning_rate=5e-3, hparams=dict(
                 embedding_dim=16, filters=4, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(epochs=2, learning_rate=2e-1, hparams=dict()),
+            lr=dict(updates=4, evaluations=2, learning_rate=2e-1, hparams=dict()),
         ),
+        alpha_grid=(0.0, 1.0),
     ),
 }
 
@@ -99,7 +108,8 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
     student = base["student"]
     student["batch_size"] = paper["student_batch_size"]
     config = dict(
-        profile=profile, teacher=teacher, student=student, students=base["students"], alpha=paper["alpha"],
+        profile=profile, teacher=teacher, student=student, students=base["students"], alpha=None,
+        alpha_grid=list(base.get("alpha_grid", ALPHA_GRID)),
         temperature=1.0, seed=0, seeds=1, max_docs=base["max_docs"], paper=paper,
         augment_multiplier=base["augment_multiplier"] or paper["augment_multiplier"],
         augment=dict(p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20),
@@ -114,4 +124,5 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
             config[key].update({k: v for k, v in value.items() if v is not None})
         else:
             config[key] = value
+    config["alpha_grid"] = sorted({0.0, *map(float, config["alpha_grid"])})
     return config

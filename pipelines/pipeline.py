@@ -67,6 +67,7 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         ).run({}, run_dir, force, log)
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
+    seeds = [config["seed"] + k for k in range(config["seeds"])]
     kd_inputs = {"examples": logits}
     if config["augment_multiplier"] > 1:
         kd_inputs["transfer_set"] = TransferSet(
@@ -74,22 +75,48 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
             **config["augment"],
         ).run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     trained = {}
-    for student in students:
+    for student in students:  # plain students first: the teacher is checked against them before distilling
         settings = {**config["student"], **config["students"][student]}
-        for distill in (False, True):
-            model = f"kd_{student}" if distill else student
-            for k in range(config["seeds"]):
-                seed = config["seed"] + k
-                trained[f"{model}/seed{seed}"] = StudentTrainer(
-                    name=f"StudentTrainer.{model}.seed{seed}", student=student, distill=distill,
-                    alpha=config["alpha"], temperature=config["temperature"], seed=seed, **settings,
-                ).run(kd_inputs if distill else {"examples": examples}, run_dir, force, log)
+        for seed in seeds:
+            trained[f"{student}/seed{seed}"] = StudentTrainer(
+                name=f"StudentTrainer.{student}.seed{seed}", student=student, distill=False, seed=seed, **settings,
+            ).run({"examples": examples}, run_dir, force, log)
     inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}
     if baselines:
         inputs["baselines"] = Baselines(kinds=list(BASELINES), seed=config["seed"]).run(
             {"examples": examples}, run_dir, force, log)
+    check = teacher_check(teacher, trained, inputs.get("baselines"), students)
+    for line in check["lines"]:
+        log(line)
+    distillation = {}
+    for student in students:
+        settings = {**config["student"], **config["students"][student]}
+
+        def distil(alpha, seed, student=student, settings=settings):
+            if alpha == 0:  # λ = 0 is the plain student: not distilling, by construction
+                return trained[f"{student}/seed{seed}"]
+            return StudentTrainer(
+                name=f"StudentTrainer.kd_{student}.alpha{alpha:g}.seed{seed}", student=student, distill=True,
+                alpha=alpha, temperature=config["temperature"], seed=seed, **settings,
+            ).run(kd_inputs, run_dir, force, log)
+
+        grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
+        candidates = {alpha: distil(alpha, seeds[0]) for alpha in grid}
+        dev = {alpha: a.metadata["results"]["dev_score"] for alpha, a in candidates.items()}
+        alpha = max(grid, key=lambda value: (dev[value], -value))  # best on dev; ties go to the smaller λ
+        if len(grid) > 1:
+            log(f"[{student}] λ chosen on dev (seed {seeds[0]}): {alpha:g} "
+                f"({', '.join(f'λ={v:g}: {dev[v]:.2f}' for v in grid)})")
+        distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
+                                         "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
+                                         "fixed": len(grid) == 1}
+        for seed in seeds:
+            trained[f"kd_{student}/seed{seed}"] = candidates[alpha] if seed == seeds[0] else distil(alpha, seed)
+    # Table order: each student next to its distilled twin.
+    inputs["students"] = {f"{model}/seed{seed}": trained[f"{model}/seed{seed}"]
+                          for student in students for model in (student, f"kd_{student}") for seed in seeds}
     evaluation = Evaluator().run(inputs, run_dir, force, log)
-    first = {key.split("/")[0]: a for key, a in reversed(list(trained.items()))}
+    first = {key.split("/")[0]: a for key, a in reversed(list(inputs["students"].items()))}
     to_export = {name: a for name, a in first.items() if name.startswith("kd_")}
     exports = Exporter().run({"examples": examples, "students": to_export, "evaluation": evaluation},
                              run_dir, force, log)
@@ -101,6 +128,8 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         "metric": results["metric"],
         "profile": config["profile"],
         "models": results["models"],
+        "teacher_check": {k: v for k, v in check.items() if k != "lines"},
+        "distillation": distillation,
         "config": config,
     }
     skipped = examples.metadata["results"].get("skipped_rows")
@@ -109,6 +138,37 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
                                   "reasons": skipped["reasons"]}
     write_json(os.path.join(run_dir, REPORT_FILE), report)
     return report, run_dir
+
+
+def teacher_check(teacher, trained, baselines, students):
+    """Compares the teacher with the plain students and the baselines on dev, before distilling.
+
+    A teacher that is not above a student on dev has little to teach it:
+    the λ grid (which includes 0, the plain student) then protects the
+    distilled student, and the check says so in the log and the report.
+
+    Returns:
+        `{"teacher_dev", "dev": {model: mean dev score}, "below_teacher",
+        "not_below_teacher", "warning", "lines"}`.
+    """
+    teacher_dev = teacher.metadata["results"]["dev_score"]
+    dev = {}
+    for student in students:
+        scores = [a.metadata["results"]["dev_score"] for key, a in trained.items() if key.split("/")[0] == student]
+        dev[student] = sum(scores) / len(scores)
+    if baselines is not None:
+        dev.update({name: row["dev"] for name, row in baselines.metadata["results"].items()})
+    dev = {k: v for k, v in dev.items() if v is not None}
+    above = sorted(name for name, score in dev.items() if score >= teacher_dev)
+    lines = [f"[teacher check] teacher dev {teacher_dev:.2f}; "
+             + ", ".join(f"{name} {score:.2f}" for name, score in dev.items())]
+    warning = None
+    if above:
+        warning = (f"the teacher (dev {teacher_dev:.2f}) is not above {', '.join(above)} on dev: distillation may "
+                   "not help them; λ is chosen on dev from a grid that includes 0 (no distillation)")
+        lines.append(f"[teacher check] warning: {warning}")
+    return {"teacher_dev": teacher_dev, "dev": dev, "not_below_teacher": above,
+            "below_teacher": sorted(set(dev) - set(above)), "warning": warning, "lines": lines}
 
 
 def _check_teacher_backbone(name):
@@ -124,6 +184,7 @@ def format_report(report):
         f"{report['dataset']} ({report['profile']} profile), {metric} in %",
         f"{'model':<11} {'dev':>14} {'test':>14} {'runs':>5} {'params':>12}",
     ]
+    distillation = report.get("distillation", {})
     for name, row in report["models"].items():
         cells = []
         for split in ("dev", "test"):
@@ -131,5 +192,9 @@ def format_report(report):
             cells.append(f"{row[split]:7.2f} ± {std:4.2f}" if std is not None and len(row.get(f"{split}_runs", [])) > 1
                          else f"{row[split]:14.2f}")
         runs = len(row.get("test_runs", [None]))
-        lines.append(f"{name:<11} {cells[0]:>14} {cells[1]:>14} {runs:5d} {row['params']:12,d}")
+        note = f"  λ={distillation[name]['alpha']:g}" if name in distillation else ""
+        lines.append(f"{name:<11} {cells[0]:>14} {cells[1]:>14} {runs:5d} {row['params']:12,d}{note}")
+    warning = report.get("teacher_check", {}).get("warning")
+    if warning:
+        lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -32,6 +32,16 @@ def _students(value):
     return names
 
 
+def _floats(value):
+    try:
+        values = sorted({0.0, *(float(v) for v in value.split(",") if v.strip())})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {value!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"λ must not be negative, got {value!r}")
+    return values
+
+
 def parser():
     p = cli.ArgumentParser(prog="python -m pipelines.run", description=DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,10 +72,15 @@ def parser():
                    help="teacher reads long documents as up to N overlapping windows of its sequence length and "
                         "pools their logits, in training and for logits (default 1: truncate)")
     g.add_argument("--teacher-window-pooling", choices=["mean", "max"], help="pooling of window logits (default mean)")
-    g.add_argument("--student-epochs", type=int)
+    g.add_argument("--student-updates", type=int, metavar="N",
+                   help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
     g.add_argument("--word-vectors", help="student word vectors: random, teacher, lsa, or a word2vec/GloVe file")
-    g.add_argument("--alpha", type=float, help="weight λ of the distillation term")
+    g.add_argument("--alpha", type=float,
+                   help="weight λ of the distillation term, fixed (default: chosen per student on dev from "
+                        "--alpha-grid)")
+    g.add_argument("--alpha-grid", type=_floats, metavar="L1,L2,...",
+                   help="λ candidates chosen from on dev; 0 is always included (default 0,1,4)")
     g.add_argument("--temperature", type=float)
     g.add_argument("--seed", type=int)
     g.add_argument("--max-docs", type=int, help="use only the first N documents of each split")
@@ -94,8 +109,8 @@ def main(argv=None):
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
                     "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling},
         "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
-        "students": {name: {"epochs": args.student_epochs} for name in STUDENT_NAMES},
-        "alpha": args.alpha, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
+        "students": {name: {"updates": args.student_updates} for name in STUDENT_NAMES},
+        "alpha": args.alpha, "alpha_grid": args.alpha_grid, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
         "max_docs": args.max_docs, "augment_multiplier": args.augment_multiplier,
     }
     if args.distribute != "none":

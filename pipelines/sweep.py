@@ -30,8 +30,8 @@ from kdkeras.paths import check_name, safe_join  # noqa: E402
 SWEEP_FILE = "sweep.json"
 TEACHERS_DIR = "teachers"
 # StudentTrainer parameters a sweep may vary; anything else is a student hyperparameter.
-TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "epochs", "batch_size", "learning_rate",
-                "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
+TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "kl_label_reduction", "updates", "evaluations",
+                "batch_size", "learning_rate", "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
 
 
 def parse_values(text):
@@ -58,7 +58,8 @@ def student_settings(config, student, distill, overrides):
     """StudentTrainer parameters for `student` from a run's config plus `overrides`."""
     settings = {**config["student"], **config["students"][student]}
     settings["hparams"] = dict(settings.get("hparams", {}))
-    params = dict(distill=distill, alpha=config["alpha"], temperature=config["temperature"])
+    alpha = config["alpha"] if config.get("alpha") is not None else config["paper"]["alpha"]
+    params = dict(distill=distill, alpha=alpha, temperature=config["temperature"])
     for key, value in {**settings, **overrides}.items():
         if key == "hparams":
             continue
@@ -78,7 +79,7 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
         run_dir: a run directory written by `pipelines.run` (has report.json).
         student: student name ("lstm", "kimcnn", "lr").
         key: StudentTrainer parameter (e.g. "alpha", "temperature",
-            "epochs", "word_vectors", "distill") or student hyperparameter
+            "updates", "word_vectors", "distill") or student hyperparameter
             (e.g. "hidden_dim").
         values: the values of `key` to train with.
         seeds: runs per value (seeds s..s+N-1 with s the run's seed).
@@ -102,7 +103,11 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     if not os.path.exists(report_path):
         raise FileNotFoundError(f"{report_path}: not found; run `python -m pipelines.run` for this run first")
     with open(report_path) as f:
-        config = json.load(f)["config"]
+        report = json.load(f)
+    config = report["config"]
+    chosen = report.get("distillation", {}).get(f"kd_{student}", {}).get("alpha")
+    if config.get("alpha") is None and chosen:  # the run chose λ on dev: hold it at its choice
+        config = {**config, "alpha": chosen}
     if student not in config["students"]:
         raise ValueError(f"unknown student {student!r}; the run knows {', '.join(config['students'])}")
     examples = Artifact(os.path.join(run_dir, "ExampleGen"))

@@ -39,7 +39,7 @@ def test_distribution_strategy_names():
         training.distribution_strategy("ring")
 
 
-def _train_toy_lstm(work_dir, epochs=3, distill=False):
+def _train_toy_lstm(work_dir, updates=12, distill=False):
     """A tiny reg-LSTM (dropout, weight drop, EMA) trained with `fit_student` on toy documents."""
     from kdkeras.data.hedwig import Split
     from kdkeras.models import get_student
@@ -58,8 +58,9 @@ def _train_toy_lstm(work_dir, epochs=3, distill=False):
                          weight_drop=0.2, dropout=0.5)
     optimizer = spec.optimizer(learning_rate=1e-2, ema_momentum=0.9, use_ema=True)
     logits = np.random.default_rng(0).normal(size=(len(train), 3)).astype("float32") if distill else None
-    result = training.fit_student(student, tokenizer, train, dev, True, epochs, 16, optimizer, teacher_logits=logits,
-                                  seed=0, work_dir=work_dir, ema=True, verbose=0)
+    result = training.fit_student(student, tokenizer, train, dev, True, updates=updates, evaluations=3, batch_size=16,
+                                  optimizer=optimizer, teacher_logits=logits, seed=0, work_dir=work_dir, ema=True,
+                                  verbose=0)
     return result, [w.numpy() for w in student.weights]
 
 
@@ -109,3 +110,31 @@ def test_training_dataset_order_depends_on_the_epoch_alone():
     assert [len(b) for b in first] == [3, 3, 1] and sorted(sum(first, [])) == list(range(7)) and first != second
     assert epoch(1) == second and epoch(0) == first  # whatever came before
     assert ds.cardinality() == training.steps_per_epoch(7, 3)
+
+
+def test_update_periods_walk_through_whole_passes_in_order():
+    # With a fixed number of batches per epoch (an update budget), epochs take consecutive slices of the
+    # concatenated per-pass permutations: every example once per pass, each epoch a function of its index.
+    texts = [f"doc {i}" for i in range(7)]
+    ds, order = training.make_training_dataset(texts, np.arange(7), lambda x: x, 3, seed=2, steps=2)
+
+    def epoch(e):
+        order.on_epoch_begin(e)
+        return [t.tolist() for _, t in ds.as_numpy_iterator()]
+
+    epochs = [epoch(e) for e in range(7)]  # 7 epochs x 2 batches x 3 = 42 examples = 6 passes
+    assert all([len(b) for b in batches] == [3, 3] for batches in epochs)
+    stream = sum(sum(epochs, []), [])
+    for p in range(6):
+        assert sorted(stream[7 * p:7 * p + 7]) == list(range(7))
+        np.testing.assert_array_equal(stream[7 * p:7 * p + 7], order._pass(p))
+    assert epoch(3) == epochs[3]
+    assert ds.cardinality() == 2
+
+
+def test_update_budget():
+    assert training.update_budget(1000, 8) == (125, 8)
+    assert training.update_budget(1000, 3) == (333, 4)  # rounded up to whole periods
+    assert training.update_budget(5, 10) == (1, 5)
+    with pytest.raises(ValueError):
+        training.update_budget(0)

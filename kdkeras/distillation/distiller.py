@@ -21,6 +21,14 @@ class Distiller(keras.Model):
     where CE is binary cross-entropy for multi-label data and categorical
     cross-entropy for single-label data, and the KL is `DistillationKL`.
 
+    What λ means. Keras' BCE averages over the K labels, so by default the
+    multi-label KL (a Bernoulli KL per label) is averaged over labels too:
+    λ = 1 weighs every label's KL as much as its BCE, which is what the
+    paper's `BCE + λ·KL` means per label whatever K is. With
+    `kl_label_reduction="sum"` the per-label KLs are summed (the KL term
+    is then K times heavier per label: λ = 1 there is λ = K with the mean).
+    Single-label data has one distribution per example on both sides.
+
     Batches are `(x, y)` where `y` is either a dict
     `{"labels": ..., "teacher_logits": ...}` (teacher logits precomputed and
     carried with the data), or just the labels, in which case `teacher`
@@ -39,6 +47,8 @@ class Distiller(keras.Model):
             4 single-label). `alpha=0` trains exactly like the plain student.
         temperature: softening temperature of the KL term.
         direction: `"teacher_student"` or `"student_teacher"` KL.
+        kl_label_reduction: multi-label: `"mean"` (default) or `"sum"` of
+            the per-label KLs (see above).
 
     Example:
     >>> distiller = Distiller(student, multi_label=True, alpha=1.0)
@@ -55,6 +65,7 @@ class Distiller(keras.Model):
         alpha=1.0,
         temperature=1.0,
         direction="teacher_student",
+        kl_label_reduction="mean",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,7 +76,7 @@ class Distiller(keras.Model):
         self.multi_label = multi_label
         self.alpha = float(alpha)
         self.student_loss_fn = task_loss(multi_label)
-        self.distillation_loss_fn = DistillationKL(multi_label, temperature, direction)
+        self.distillation_loss_fn = DistillationKL(multi_label, temperature, direction, kl_label_reduction)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")

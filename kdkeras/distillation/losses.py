@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 DIRECTIONS = ("teacher_student", "student_teacher")
+LABEL_REDUCTIONS = ("mean", "sum")
 
 
 def task_loss(multi_label):
@@ -19,7 +20,11 @@ class DistillationKL(keras.losses.Loss):
 
     Single-label: KL between the softmax distributions over the K classes.
     Multi-label: each label is a Bernoulli variable over {on, off}; the KL is
-    taken per label and summed over labels.
+    taken per label and averaged over labels (`label_reduction="mean"`), the
+    way `keras.losses.BinaryCrossentropy` averages the label term, so that in
+    `BCE + λ·KL` one unit of λ weighs a label's KL as much as its BCE. With
+    `label_reduction="sum"` the per-label KLs are summed instead: the KL term
+    is then K times heavier per label than the BCE term (90× on Reuters).
 
     With temperature T both logits are divided by T and the loss is
     multiplied by T² (Hinton et al. 2015), so gradients keep their scale.
@@ -30,6 +35,8 @@ class DistillationKL(keras.losses.Loss):
         direction: `"teacher_student"` computes KL(teacher ‖ student)
             (Hinton's, default); `"student_teacher"` computes
             KL(student ‖ teacher), as written in the DocBERT-KD paper.
+        label_reduction: multi-label only: `"mean"` (default) or `"sum"` of
+            the per-label Bernoulli KLs.
 
     Call arguments:
         y_true: teacher logits, shape `(batch, K)`.
@@ -40,10 +47,14 @@ class DistillationKL(keras.losses.Loss):
     >>> loss = kd(teacher_logits, student_logits)
     """
 
-    def __init__(self, multi_label, temperature=1.0, direction="teacher_student", name="distillation_kl", **kwargs):
+    def __init__(self, multi_label, temperature=1.0, direction="teacher_student", label_reduction="mean",
+                 name="distillation_kl", **kwargs):
         super().__init__(name=name, **kwargs)
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        if label_reduction not in LABEL_REDUCTIONS:
+            raise ValueError(f"label_reduction must be one of {LABEL_REDUCTIONS}, got {label_reduction!r}")
+        self.label_reduction = label_reduction
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.multi_label = multi_label
@@ -59,12 +70,13 @@ class DistillationKL(keras.losses.Loss):
             log_p1, log_p0 = ops.log_sigmoid(p), ops.log_sigmoid(-p)
             log_q1, log_q0 = ops.log_sigmoid(q), ops.log_sigmoid(-q)
             kl = ops.exp(log_p1) * (log_p1 - log_q1) + ops.exp(log_p0) * (log_p0 - log_q0)
-        else:
-            log_p, log_q = ops.log_softmax(p, axis=-1), ops.log_softmax(q, axis=-1)
-            kl = ops.exp(log_p) * (log_p - log_q)
-        return ops.sum(kl, axis=-1) * (self.temperature**2)
+            reduce = ops.mean if self.label_reduction == "mean" else ops.sum
+            return reduce(kl, axis=-1) * (self.temperature**2)
+        log_p, log_q = ops.log_softmax(p, axis=-1), ops.log_softmax(q, axis=-1)
+        return ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1) * (self.temperature**2)
 
     def get_config(self):
         config = super().get_config()
-        config.update(multi_label=self.multi_label, temperature=self.temperature, direction=self.direction)
+        config.update(multi_label=self.multi_label, temperature=self.temperature, direction=self.direction,
+                      label_reduction=self.label_reduction)
         return config

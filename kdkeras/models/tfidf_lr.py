@@ -34,6 +34,13 @@ def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_
     return keras.Model(features, logits, name=name)
 
 
-def tfidf_lr_optimizer(learning_rate=2e-1, **kwargs):
-    """Adam with a larger step: a linear model on sparse features."""
+def tfidf_lr_optimizer(learning_rate=2e-2, updates=None, **kwargs):
+    """Adam whose step decays to 0 over the training (cosine), so the convex model settles at its optimum.
+
+    Args:
+        learning_rate: initial step.
+        updates: length of the training in updates (None: constant step).
+    """
+    if updates:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=int(updates))
     return keras.optimizers.Adam(learning_rate=learning_rate)

@@ -28,7 +28,7 @@ def np_reference(student, x, y, teacher, multi_label, alpha, temperature):
     if multi_label:
         p = 1 / (1 + np.exp(-s))
         ce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
-        kd = np_bernoulli_kl(teacher / temperature, s / temperature).mean()
+        kd = np_bernoulli_kl(teacher / temperature, s / temperature).mean() / s.shape[1]  # mean over labels, like BCE
     else:
         ce = -np.log(np_softmax(s)[np.arange(len(y)), y]).mean()
         kd = np_categorical_kl(teacher / temperature, s / temperature).mean()

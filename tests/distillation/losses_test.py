@@ -26,11 +26,18 @@ def logits():
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
-def test_multi_label_is_per_label_bernoulli_kl_summed(logits, temperature):
+def test_multi_label_is_per_label_bernoulli_kl_averaged(logits, temperature):
     t, s = logits
     got = float(DistillationKL(True, temperature)(t, s))
-    expected = np_bernoulli_kl(t / temperature, s / temperature).mean() * temperature**2
+    expected = np_bernoulli_kl(t / temperature, s / temperature).mean() / t.shape[1] * temperature**2
     assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_multi_label_sum_over_labels_option(logits):
+    t, s = logits
+    got = float(DistillationKL(True, label_reduction="sum")(t, s))
+    assert got == pytest.approx(np_bernoulli_kl(t, s).mean(), rel=1e-5)
+    assert got == pytest.approx(t.shape[1] * float(DistillationKL(True)(t, s)), rel=1e-5)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
@@ -59,3 +66,5 @@ def test_bad_arguments():
         DistillationKL(True, direction="sideways")
     with pytest.raises(ValueError):
         DistillationKL(True, temperature=0)
+    with pytest.raises(ValueError):
+        DistillationKL(True, label_reduction="max")

@@ -48,3 +48,19 @@ def test_teacher_wordpiece_vectors():
     assert m.shape == (6, 384) and np.abs(m[5]).sum() > 0
     cos = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)
     assert cos(m[2], m[3]) > cos(m[2], m[4])
+
+
+def test_reduce_vectors_keeps_the_leading_components():
+    rng = np.random.default_rng(0)
+    # Words that vary mostly along two directions of a 10-d space, plus a little noise.
+    basis = np.linalg.qr(rng.normal(size=(10, 10)))[0][:, :2]
+    words = rng.normal(size=(300, 2)) * [5.0, 3.0] @ basis.T + rng.normal(size=(300, 10)) * 0.01 + 2.0
+    matrix = np.vstack([np.zeros((1, 10)), words]).astype("float32")
+    reduced = embeddings.reduce_vectors(matrix, 2)
+    assert reduced.shape == (301, 2) and not reduced[0].any()
+    assert reduced[1:].std() == pytest.approx(0.25 / np.sqrt(3), rel=1e-3)
+    # Distances between words are kept up to one scale factor: nothing lost but the noise.
+    d_full = np.linalg.norm(words[:50, None] - words[None, :50], axis=-1)
+    d_red = np.linalg.norm(reduced[1:51, None] - reduced[None, 1:51], axis=-1)
+    np.testing.assert_allclose(d_red / d_red.max(), d_full / d_full.max(), atol=1e-2)
+    assert embeddings.reduce_vectors(matrix, 10) is matrix
