@@ -43,6 +43,10 @@ class StudentTrainer(Component):
         ema_momentum: temporal averaging of weights for students that use it
             (0 disables).
         distribute: tf.distribute strategy name (None, "mirrored", ...).
+        fit: "auto" solves convex students (the tf-idf LR) exactly, with
+            their L2 strength chosen on dev, when the objective allows it
+            (temperature 1, teacher ‖ student KL averaged over labels);
+            "gradient" always trains with `updates` optimizer steps.
     """
 
     SPEC = ComponentSpec(
@@ -53,6 +57,7 @@ class StudentTrainer(Component):
             kl_label_reduction="mean", updates=1000, evaluations=10, batch_size=128, learning_rate=1e-3, seed=0,
             max_tokens=50000,
             sequence_length=400, hparams={}, word_vectors="random", ema_momentum=0.99, distribute=None,
+            fit="auto",
         ),
         description="trained student",
     )
@@ -85,19 +90,29 @@ class StudentTrainer(Component):
                 learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema,
                 updates=p["updates"],
             )
-            result = training.fit_student(
-                student, tokenizer, train, dev, schema["multi_label"], updates=p["updates"],
-                evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
-                teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
-                direction=p["direction"], kl_label_reduction=p["kl_label_reduction"], seed=p["seed"],
-                work_dir=work_dir, ema=ema,
-            )
+            exact = spec.exact_fit is not None and p["fit"] == "auto" and (not p["distill"] or (
+                p["temperature"] == 1 and p["direction"] == "teacher_student" and p["kl_label_reduction"] == "mean"))
+            if exact:
+                result = spec.exact_fit(student, tokenizer, train, dev, schema["multi_label"],
+                                        teacher_logits=teacher_logits, alpha=p["alpha"] if p["distill"] else 0.0,
+                                        seed=p["seed"], log=lambda line: print(f"[{self.name}] {line}", flush=True))
+                result = {**result, "history": {}, "best_epoch": None, "updates": 0, "fit": "exact"}
+            else:
+                result = training.fit_student(
+                    student, tokenizer, train, dev, schema["multi_label"], updates=p["updates"],
+                    evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
+                    teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
+                    direction=p["direction"], kl_label_reduction=p["kl_label_reduction"], seed=p["seed"],
+                    work_dir=work_dir, ema=ema,
+                )
         student.save(os.path.join(output_dir, MODEL_FILE))
         tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))
         write_json(os.path.join(output_dir, "history.json"), result)
-        plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
+        if result["history"]:
+            plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params(),
-                "updates": result["updates"], "train_records": len(train.texts)}
+                "updates": result["updates"], "train_records": len(train.texts), "fit": "exact" if exact else "gradient",
+                **({"C": result["C"]} if exact else {})}
 
 
 def _in_text_order(split, logits):

@@ -32,6 +32,8 @@ TEACHERS_DIR = "teachers"
 # StudentTrainer parameters a sweep may vary; anything else is a student hyperparameter.
 TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "kl_label_reduction", "updates", "evaluations",
                 "batch_size", "learning_rate", "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
+# Not a StudentTrainer parameter: distil on the run's transfer set (true) or on the train split alone (false).
+TRANSFER_SET_KEY = "transfer_set"
 
 
 def parse_values(text):
@@ -63,7 +65,7 @@ def student_settings(config, student, distill, overrides):
     for key, value in {**settings, **overrides}.items():
         if key == "hparams":
             continue
-        if key in TRAINER_KEYS:
+        if key in TRAINER_KEYS or key == TRANSFER_SET_KEY:
             params[key] = value
         else:
             settings["hparams"][key] = value
@@ -79,7 +81,8 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
         run_dir: a run directory written by `pipelines.run` (has report.json).
         student: student name ("lstm", "kimcnn", "lr").
         key: StudentTrainer parameter (e.g. "alpha", "temperature",
-            "updates", "word_vectors", "distill") or student hyperparameter
+            "updates", "word_vectors", "distill"), "transfer_set" (distil on
+            the run's transfer set or on the train split alone) or student hyperparameter
             (e.g. "hidden_dim").
         values: the values of `key` to train with.
         seeds: runs per value (seeds s..s+N-1 with s the run's seed).
@@ -113,20 +116,26 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     examples = Artifact(os.path.join(run_dir, "ExampleGen"))
     logits = Artifact(os.path.join(run_dir, "TeacherInference"))
     teacher = Artifact(os.path.join(run_dir, "TeacherTrainer"))
-    kd_inputs = {"examples": logits}
-    if config.get("augment_multiplier", 1) > 1:  # the run's distilled students trained on its transfer set
-        kd_inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
+    has_transfer_set = config.get("augment_multiplier", 1) > 1  # the run's distilled students trained on it
     model = ("kd_" if distill and key != "distill" else "") + student
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
     trained = {}
     for value in values:
         params = student_settings(config, student, distill, {**(fixed or {}), key: value})
+        inputs = {"examples": examples}
+        if params["distill"]:
+            inputs = {"examples": logits}
+            if params.pop(TRANSFER_SET_KEY, has_transfer_set):
+                if not has_transfer_set:
+                    raise ValueError(f"{run_dir}: the run has no transfer set (it ran with --augment-multiplier 1)")
+                inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
+        params.pop(TRANSFER_SET_KEY, None)
         tag = f"{key}={value}"
         for k in range(seeds):
             seed = config["seed"] + k
             trained[f"{tag}/seed{seed}"] = StudentTrainer(
                 name=f"StudentTrainer.{student}.{key}{value}.seed{seed}", student=student, seed=seed, **params,
-            ).run(kd_inputs if params["distill"] else {"examples": examples}, sweep_dir, force, log)
+            ).run(inputs, sweep_dir, force, log)
     evaluation = Evaluator().run(
         {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}, sweep_dir, force, log
     )
@@ -238,7 +247,8 @@ def parser():
     p.add_argument("--student", default="lstm", choices=["lstm", "kimcnn", "lr"])
     p.add_argument("--teacher", action="store_true", help="sweep a teacher setting (retrains the teacher)")
     p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
-                   help="the setting to sweep: " + ", ".join(TRAINER_KEYS) + ", or a student hyperparameter")
+                   help="the setting to sweep: " + ", ".join(TRAINER_KEYS + (TRANSFER_SET_KEY,))
+                        + ", or a student hyperparameter")
     p.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="KEY=VALUE",
                    help="hold another setting at a value (repeatable)")
     p.add_argument("--seeds", type=int, default=1)

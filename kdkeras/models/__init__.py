@@ -15,7 +15,7 @@ from kdkeras.models.backbones import load_backbone
 from kdkeras.models.docbert import DocBERT
 from kdkeras.models.kimcnn import build_kimcnn, kimcnn_optimizer
 from kdkeras.models.reg_lstm import build_reg_lstm, reg_lstm_optimizer
-from kdkeras.models.tfidf_lr import build_tfidf_lr, tfidf_lr_optimizer
+from kdkeras.models.tfidf_lr import build_tfidf_lr, fit_tfidf_lr, tfidf_lr_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +29,10 @@ class StudentSpec:
             (word ids) or `"tf_idf"`.
         ema: evaluate and keep temporally averaged weights.
         word_vectors: the model takes initial word vectors (`embeddings=`).
+        exact_fit: optional `(model, tokenizer, train, dev, multi_label, *,
+            teacher_logits, alpha, seed, log) -> dict` that solves the
+            training objective exactly (convex students), used instead of
+            gradient updates when the objective allows it.
     """
 
     build: object
@@ -36,12 +40,13 @@ class StudentSpec:
     features: str = "int"
     ema: bool = False
     word_vectors: bool = True
+    exact_fit: object = None
 
 
 STUDENTS = {
     "lstm": StudentSpec(build_reg_lstm, reg_lstm_optimizer, "int", ema=True),
     "kimcnn": StudentSpec(build_kimcnn, kimcnn_optimizer, "int"),
-    "lr": StudentSpec(build_tfidf_lr, tfidf_lr_optimizer, "tf_idf", word_vectors=False),
+    "lr": StudentSpec(build_tfidf_lr, tfidf_lr_optimizer, "tf_idf", word_vectors=False, exact_fit=fit_tfidf_lr),
 }
 
 
@@ -99,5 +104,5 @@ def load_model(path):
 
 __all__ = [
     "DocBERT", "ModelLoadError", "STUDENTS", "StudentSpec", "build_kimcnn", "build_reg_lstm", "build_student",
-    "build_tfidf_lr", "get_student", "load_backbone", "load_model", "reg_lstm_optimizer",
+    "build_tfidf_lr", "fit_tfidf_lr", "get_student", "load_backbone", "load_model", "reg_lstm_optimizer",
 ]

@@ -70,13 +70,15 @@ sys.exit(main(sys.argv[1:]))
 
 def components():
     """`(name, kill_after_line, delay_s)` in pipeline order; None: kill only once its output is written."""
-    trained = [(f"StudentTrainer.{kd}{s}.seed0", r"^Epoch 2/", 0) for s in STUDENTS for kd in ("", "kd_")]
+    plain = [(f"StudentTrainer.{s}.seed0", r"^Epoch 2/", 0) for s in STUDENTS]
+    distilled = [(f"StudentTrainer.kd_{s}.alpha1.seed0", r"^Epoch 2/", 0) for s in STUDENTS]
     return [
         ("ExampleGen", None, 0),
         ("TeacherTrainer", r"\b3/\d+\b.*/step", 0),  # its only epoch, at step 3 (progress bar)
         ("TeacherInference", r"teacher logits for \d+ dev documents", 0.3),
-        *trained,
+        *plain,
         ("Baselines", None, 0),
+        *distilled,
         ("Evaluator", r"\[Evaluator\] running", 1.5),
         ("Exporter", r"\[Exporter\] kd_\w+ tflite:", 0.3),
         ("Pusher", None, 0),

@@ -43,7 +43,18 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     assert report["models"]["kd_lstm"]["test_runs"] == [report["models"]["kd_lstm"]["test"]]
     assert "kd_lstm" in result.stdout and "teacher" in result.stdout
     components = ["ExampleGen", "TeacherTrainer", "TeacherInference", "Baselines", "Evaluator", "Exporter", "Pusher"]
-    components += [f"StudentTrainer.{kd}{s}.seed0" for s in students for kd in ("", "kd_")]
+    components += [f"StudentTrainer.{s}.seed0" for s in students] + [f"StudentTrainer.kd_{s}.alpha1.seed0" for s in students]
+    # λ is chosen per student on dev from the smoke grid (0, 1); λ = 0 is the plain student itself.
+    for s in students:
+        choice = report["distillation"]["kd_" + s]
+        assert choice["alpha_grid"] == [0.0, 1.0] and choice["alpha"] in (0.0, 1.0) and not choice["fixed"]
+        dev = choice["dev_by_alpha"]
+        assert choice["alpha"] == (1.0 if dev["1"] > dev["0"] else 0.0)
+        if choice["alpha"] == 0:
+            assert report["models"]["kd_" + s]["dev_runs"] == report["models"][s]["dev_runs"]
+    check = report["teacher_check"]
+    assert set(check["dev"]) == students | {"svm", "sklearn_lr"}
+    assert sorted(check["below_teacher"] + check["not_below_teacher"]) == sorted(check["dev"])
     for component in components:
         meta = json.load(open(os.path.join(run_dir, component, "metadata.json")))
         assert meta["name"] == component and meta["fingerprint"]
@@ -86,7 +97,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     # A sweep over the finished run trains only students, one per value and seed.
     run_dir = os.path.join(out_dir, "custom", "seeds")
     out = subprocess.run([sys.executable, "-m", "pipelines.sweep", "--run-dir", run_dir, "--student", "lstm",
-                          "--vary", "alpha=0,2", "--seeds", "2", "--set", "epochs=1"], cwd=ROOT, capture_output=True,
+                          "--vary", "alpha=0,2", "--seeds", "2", "--set", "updates=1"], cwd=ROOT, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.load(open(os.path.join(run_dir, "sweeps", "kd_lstm-alpha", "sweep.json")))
@@ -120,7 +131,7 @@ def test_transfer_set_feeds_the_distilled_students(toy_dir, tmp_path):
     run_dir = os.path.join(out_dir, "custom", "smoke")
     stats = json.load(open(os.path.join(run_dir, "TransferSet", "transfer_set.json")))
     assert stats["counters"]["documents_read"] == 160 and 160 < stats["records"] <= 320
-    kd = json.load(open(os.path.join(run_dir, "StudentTrainer.kd_lr.seed0", "metadata.json")))
+    kd = json.load(open(os.path.join(run_dir, "StudentTrainer.kd_lr.alpha1.seed0", "metadata.json")))
     plain = json.load(open(os.path.join(run_dir, "StudentTrainer.lr.seed0", "metadata.json")))
     assert kd["inputs"]["transfer_set"].endswith("TransferSet") and "transfer_set" not in plain["inputs"]
 
@@ -145,14 +156,18 @@ def test_unshipped_dataset_without_data_is_a_clear_error(tmp_path):
 
 def test_configs_follow_the_paper():
     reuters = configs.build_config("reuters", True, "paper")
-    assert reuters["alpha"] == 1.0 and reuters["teacher"]["epochs"] == 30
+    # λ is chosen on dev from a grid holding 0 and the paper's λ (1 multi-label, 4 single-label) unless fixed.
+    assert reuters["alpha"] is None and reuters["alpha_grid"][0] == 0 and 1.0 in reuters["alpha_grid"]
+    assert reuters["paper"]["alpha"] == 1.0 and reuters["teacher"]["epochs"] == 30
     assert reuters["teacher"]["sequence_length"] == 512 and reuters["student"]["batch_size"] == 128
     assert reuters["teacher"]["learning_rate"] == 2e-5 and reuters["teacher"]["batch_size"] == 16
     imdb = configs.build_config("imdb", False, "paper")
-    assert imdb["alpha"] == 4.0 and imdb["teacher"]["epochs"] == 4 and imdb["student"]["batch_size"] == 64
+    assert imdb["paper"]["alpha"] == 4.0 and 4.0 in imdb["alpha_grid"] and imdb["teacher"]["epochs"] == 4 and imdb["student"]["batch_size"] == 64
     assert configs.build_config("yelp", False, "paper")["teacher"]["epochs"] == 1
     quick = configs.build_config("reuters", True, "quick", {"teacher": {"epochs": 5}, "alpha": 2.0})
     assert quick["teacher"]["epochs"] == 5 and quick["alpha"] == 2.0
+    assert quick["augment_multiplier"] == 3  # the quick profile distils on the paper's transfer set
+    assert configs.build_config("reuters", True, "quick", {"alpha_grid": [2.0]})["alpha_grid"] == [0.0, 2.0]
     with pytest.raises(ValueError):
         configs.build_config("reuters", True, "huge")
     assert run.parser().parse_args(["--dataset", "reuters"]).profile == "quick"

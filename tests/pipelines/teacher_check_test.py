@@ -1,0 +1,31 @@
+"""The pipeline checks the teacher against the plain students and baselines before distilling."""
+
+from pipelines.pipeline import format_report, teacher_check
+
+
+class _Artifact:
+    def __init__(self, **results):
+        self.metadata = {"results": results}
+
+
+def test_a_teacher_worse_than_a_student_is_reported():
+    teacher = _Artifact(dev_score=70.0)
+    trained = {"lstm/seed0": _Artifact(dev_score=72.0), "lstm/seed1": _Artifact(dev_score=74.0),
+               "lr/seed0": _Artifact(dev_score=60.0)}
+    baselines = _Artifact(svm={"dev": 75.0, "test": 1.0}, sklearn_lr={"dev": 65.0, "test": 1.0})
+    check = teacher_check(teacher, trained, baselines, ["lstm", "lr"])
+    assert check["dev"] == {"lstm": 73.0, "lr": 60.0, "svm": 75.0, "sklearn_lr": 65.0}
+    assert check["not_below_teacher"] == ["lstm", "svm"] and check["below_teacher"] == ["lr", "sklearn_lr"]
+    assert "not above lstm, svm" in check["warning"] and "includes 0" in check["warning"]
+    assert check["lines"][-1].startswith("[teacher check] warning:")
+    # The printed table carries the warning and each distilled student's λ.
+    row = {"dev": 1.0, "test": 2.0, "params": 3}
+    report = {"dataset": "d", "profile": "p", "metric": "micro_f1", "models": {"lstm": row, "kd_lstm": row},
+              "teacher_check": check, "distillation": {"kd_lstm": {"alpha": 0.0}}}
+    text = format_report(report)
+    assert "λ=0" in text and text.splitlines()[-1] == f"warning: {check['warning']}"
+
+
+def test_a_teacher_above_everything_gives_no_warning():
+    check = teacher_check(_Artifact(dev_score=90.0), {"lstm/seed0": _Artifact(dev_score=80.0)}, None, ["lstm"])
+    assert check["warning"] is None and check["not_below_teacher"] == [] and len(check["lines"]) == 1
