@@ -45,6 +45,7 @@ PROFILES = {
     "quick": dict(
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off
+        alpha_grid=None,  # 0 and the paper's λ for the task: one distilled run per student and seed
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="random"),
         students=dict(
@@ -109,7 +110,7 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
     student["batch_size"] = paper["student_batch_size"]
     config = dict(
         profile=profile, teacher=teacher, student=student, students=base["students"], alpha=None,
-        alpha_grid=list(base.get("alpha_grid", ALPHA_GRID)),
+        alpha_grid=list(base.get("alpha_grid", ALPHA_GRID) or (0.0, paper["alpha"])),
         temperature=1.0, seed=0, seeds=1, max_docs=base["max_docs"], paper=paper,
         augment_multiplier=base["augment_multiplier"] or paper["augment_multiplier"],
         augment=dict(p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20),

@@ -128,7 +128,7 @@ def _fit_weights(x, targets, multi_label, C, seed):
     return kernel, bias
 
 
-def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=None, alpha=0.0, grid=(1.0, 10.0, 100.0),
+def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=None, alpha=0.0, grid=(10.0, 100.0, 1000.0),
                  seed=0, log=None):
     """Fits a `build_tfidf_lr` model to convergence, distilled or not, choosing the L2 strength on dev.
 
