@@ -111,7 +111,7 @@ class Exporter(Component):
                       f"{row['latency_ms_batch1_1thread']:.3f} ms/doc", flush=True)
             write_json(os.path.join(bundle, "formats.json"), rows)
             _write_model_card(os.path.join(bundle, "model_card.md"), name, schema, rows, scores,
-                              student.count_params(), len(texts))
+                              student.count_params(), len(texts), _training(artifact, name.startswith("kd_")))
             exported[name] = os.path.relpath(os.path.join(bundle, FORMATS["saved_model"]), output_dir)
             formats[name] = rows
         return {"saved_models": exported, "formats": formats}
@@ -138,17 +138,37 @@ def _agreement(predictor, probs, reference):
     return float(np.mean(same))
 
 
-def _write_model_card(path, name, schema, rows, scores, params, n_docs):
+def _training(artifact, as_distilled=False):
+    """One sentence on how a student artifact was trained (distilled or not, λ, data, updates)."""
+    parameters, results = artifact.metadata["parameters"], artifact.metadata.get("results", {})
+    data = "the transfer set" if "transfer_set" in artifact.metadata.get("inputs", {}) else "the train split"
+    records = f" ({results['train_records']:,} records)" if "train_records" in results else ""
+    how = ("solved exactly (convex; L2 chosen on dev)" if results.get("fit") == "exact"
+           else f"{results['updates']:,} optimizer updates" if "updates" in results else "")
+    if parameters.get("distill") and parameters.get("alpha", 0) > 0:
+        what = (f"Distilled from the teacher: labels + λ·KL(teacher ‖ student) with λ = {parameters['alpha']:g}, "
+                f"on {data}{records}")
+    else:
+        what = (f"Trained on the labels only, on {data}{records}"
+                + (" (not distilled: λ = 0 scored best on dev among the distillation weights tried)"
+                   if as_distilled else ""))
+    return what + (f", {how}." if how else ".")
+
+
+def _write_model_card(path, name, schema, rows, scores, params, n_docs, training=""):
     metric = schema["metric"]
     score = scores.get(name, {})
     lines = [
         f"# Model card: {name} ({schema['dataset']})",
         "",
         "## Model",
-        f"A {'distilled ' if name.startswith('kd_') else ''}student document classifier "
+        f"A student document classifier "
         f"({name.removeprefix('kd_')}), {params:,} parameters, "
         f"{'multi-label (sigmoid per label, threshold 0.5)' if schema['multi_label'] else 'single-label (softmax)'}. "
         "Input: raw English text (SavedModel) or word ids / tf-idf values from the bundled tokenizer (TFLite).",
+        "",
+        "## Training",
+        training,
         "",
         "## Data",
         f"Dataset `{schema['dataset']}`: " + ", ".join(f"{k} {v:,}" for k, v in schema["rows"].items())
@@ -159,7 +179,8 @@ def _write_model_card(path, name, schema, rows, scores, params, n_docs):
                             + (f" (mean of {len(score['test_runs'])} seeds)" if len(score.get("test_runs", [])) > 1
                                else "") if score else ": see formats below"),
         "",
-        f"| format | file | size (MB) | test {metric} | agreement with Keras | latency (ms/doc, batch 1, 1 thread) |",
+        f"| format | file | size (MB) | test {metric}, first {n_docs:,} docs | agreement with Keras "
+        "| latency (ms/doc, batch 1, 1 thread) |",
         "|---|---|---:|---:|---:|---:|",
         f"| Keras | student.keras | — | {rows['keras']['test']:.2f} | 1.0000 | — |",
     ]

@@ -47,7 +47,7 @@ PROFILES = {
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off
         alpha_grid=None,  # 0 and the paper's λ for the task: one distilled run per student and seed
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
-        student=dict(sequence_length=120, max_tokens=30000, word_vectors="random"),
+        student=dict(sequence_length=120, max_tokens=30000, word_vectors="teacher_pca"),
         students=dict(
             lstm=dict(updates=600, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
                 embedding_dim=96, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
