@@ -233,8 +233,12 @@ ROW = {"dev": 50.0, "test": 40.0, "params": 10}
 
 @pytest.fixture
 def fake_components(monkeypatch):
-    for name in ("TeacherTrainer", "TeacherInference", "StudentTrainer", "Baselines", "Pusher"):
+    for name in ("TeacherInference", "Pusher"):
         monkeypatch.setattr(pipeline, name, fake(name))
+    trained = {"dev_score": 50.0, "params": 10}
+    monkeypatch.setattr(pipeline, "TeacherTrainer", fake("TeacherTrainer", RESULTS=trained))
+    monkeypatch.setattr(pipeline, "StudentTrainer", fake("StudentTrainer", RESULTS=trained))
+    monkeypatch.setattr(pipeline, "Baselines", fake("Baselines", RESULTS={"svm": ROW}))
     monkeypatch.setattr(pipeline, "Evaluator", fake("Evaluator", RESULTS={"metric": "micro_f1",
                                                                           "models": {"teacher": ROW}}))
     monkeypatch.setattr(pipeline, "Exporter", fake("Exporter", RESULTS={"saved_models": {}}))
