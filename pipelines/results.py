@@ -61,8 +61,14 @@ def table2(result):
             continue
         seeds = len(row.get("test_runs") or [row["test"]])
         reference = f"{paper[key]:.1f} ({paper_name})" if key in paper else "—"
+        choice = result.get("distillation", {}).get(key)
+        if choice:
+            label += f" (λ = {choice['alpha']:g}" + (", chosen on dev)" if not choice.get("fixed") else ")")
         lines.append(f"| {label} | {row['params'] / 1e6:.1f}M | {_cell(row, 'dev')} | {_cell(row, 'test')} | "
                      f"{seeds} | {reference} |")
+    warning = result.get("teacher_check", {}).get("warning")
+    if warning:
+        lines.append(f"\nTeacher check: {warning}.")
     return "\n".join(lines)
 
 
