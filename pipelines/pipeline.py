@@ -18,6 +18,7 @@ from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet
+from kdkeras import models
 from kdkeras.models import backbones
 from kdkeras.paths import check_name, safe_join
 
@@ -78,6 +79,9 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     for student in students:  # plain students first: the teacher is checked against them before distilling
         settings = {**config["student"], **config["students"][student]}
         for seed in seeds:
+            if seed != seeds[0] and _seed_free(student, settings):  # an exact fit: every seed gives the same model
+                trained[f"{student}/seed{seed}"] = trained[f"{student}/seed{seeds[0]}"]
+                continue
             trained[f"{student}/seed{seed}"] = StudentTrainer(
                 name=f"StudentTrainer.{student}.seed{seed}", student=student, distill=False, seed=seed, **settings,
             ).run({"examples": examples}, run_dir, force, log)
@@ -111,7 +115,8 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
                                          "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
                                          "fixed": len(grid) == 1}
         for seed in seeds:
-            trained[f"kd_{student}/seed{seed}"] = candidates[alpha] if seed == seeds[0] else distil(alpha, seed)
+            reuse = seed == seeds[0] or _seed_free(student, settings)
+            trained[f"kd_{student}/seed{seed}"] = candidates[alpha] if reuse else distil(alpha, seed)
     # Table order: each student next to its distilled twin.
     inputs["students"] = {f"{model}/seed{seed}": trained[f"{model}/seed{seed}"]
                           for student in students for model in (student, f"kd_{student}") for seed in seeds}
@@ -169,6 +174,11 @@ def teacher_check(teacher, trained, baselines, students):
         lines.append(f"[teacher check] warning: {warning}")
     return {"teacher_dev": teacher_dev, "dev": dev, "not_below_teacher": above,
             "below_teacher": sorted(set(dev) - set(above)), "warning": warning, "lines": lines}
+
+
+def _seed_free(student, settings):
+    """Whether `student` is solved exactly (a convex fit), so that its result does not depend on the seed."""
+    return models.get_student(student).exact_fit is not None and settings.get("fit", "auto") == "auto"
 
 
 def _check_teacher_backbone(name):
