@@ -62,6 +62,18 @@ class StudentTrainer(Component):
         description="trained student",
     )
 
+    @classmethod
+    def solves_exactly(cls, parameters):
+        """Whether a run with `parameters` is an exact (convex, seed-free) fit rather than gradient updates.
+
+        True for students with an `exact_fit` when `fit="auto"` and the
+        objective is one the fit solves: labels only, or distillation at
+        temperature 1 with the teacher ‖ student KL averaged over labels.
+        """
+        p = {**{k: v for k, v in cls.SPEC.parameters.items() if v is not REQUIRED}, **parameters}
+        return models.get_student(p["student"]).exact_fit is not None and p["fit"] == "auto" and (not p["distill"] or (
+            p["temperature"] == 1 and p["direction"] == "teacher_student" and p["kl_label_reduction"] == "mean"))
+
     def execute(self, inputs, output_dir, work_dir):
         p = self.parameters
         schema = load_schema(inputs["examples"])
@@ -86,18 +98,17 @@ class StudentTrainer(Component):
         with training.distribution_strategy(p["distribute"]).scope():
             student = spec.build(tokenizer.vocabulary_size, schema["num_classes"], seed=p["seed"], **hparams)
             ema = spec.ema and p["ema_momentum"] > 0
-            optimizer = spec.optimizer(
-                learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema,
-                updates=p["updates"],
-            )
-            exact = spec.exact_fit is not None and p["fit"] == "auto" and (not p["distill"] or (
-                p["temperature"] == 1 and p["direction"] == "teacher_student" and p["kl_label_reduction"] == "mean"))
+            exact = self.solves_exactly(p)
             if exact:
                 result = spec.exact_fit(student, tokenizer, train, dev, schema["multi_label"],
                                         teacher_logits=teacher_logits, alpha=p["alpha"] if p["distill"] else 0.0,
                                         seed=p["seed"], log=lambda line: print(f"[{self.name}] {line}", flush=True))
                 result = {**result, "history": {}, "best_epoch": None, "updates": 0, "fit": "exact"}
             else:
+                optimizer = spec.optimizer(
+                    learning_rate=p["learning_rate"], ema_momentum=p["ema_momentum"] or 0.99, use_ema=ema,
+                    updates=p["updates"],
+                )
                 result = training.fit_student(
                     student, tokenizer, train, dev, schema["multi_label"], updates=p["updates"],
                     evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,

@@ -18,7 +18,6 @@ from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet
-from kdkeras import models
 from kdkeras.models import backbones
 from kdkeras.paths import check_name, safe_join
 
@@ -79,7 +78,8 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     for student in students:  # plain students first: the teacher is checked against them before distilling
         settings = {**config["student"], **config["students"][student]}
         for seed in seeds:
-            if seed != seeds[0] and _seed_free(student, settings):  # an exact fit: every seed gives the same model
+            if seed != seeds[0] and StudentTrainer.solves_exactly(dict(student=student, **settings)):
+                # an exact fit: every seed gives the same model
                 trained[f"{student}/seed{seed}"] = trained[f"{student}/seed{seeds[0]}"]
                 continue
             trained[f"{student}/seed{seed}"] = StudentTrainer(
@@ -114,8 +114,10 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
                                          "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
                                          "fixed": len(grid) == 1}
+        seed_free = StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
+                                                       temperature=config["temperature"], **settings))
         for seed in seeds:
-            reuse = seed == seeds[0] or _seed_free(student, settings)
+            reuse = seed == seeds[0] or seed_free
             trained[f"kd_{student}/seed{seed}"] = candidates[alpha] if reuse else distil(alpha, seed)
     # Table order: each student next to its distilled twin.
     inputs["students"] = {f"{model}/seed{seed}": trained[f"{model}/seed{seed}"]
@@ -163,7 +165,6 @@ def teacher_check(teacher, trained, baselines, students):
         dev[student] = sum(scores) / len(scores)
     if baselines is not None:
         dev.update({name: row["dev"] for name, row in baselines.metadata["results"].items()})
-    dev = {k: v for k, v in dev.items() if v is not None}
     above = sorted(name for name, score in dev.items() if score >= teacher_dev)
     lines = [f"[teacher check] teacher dev {teacher_dev:.2f}; "
              + ", ".join(f"{name} {score:.2f}" for name, score in dev.items())]
@@ -174,11 +175,6 @@ def teacher_check(teacher, trained, baselines, students):
         lines.append(f"[teacher check] warning: {warning}")
     return {"teacher_dev": teacher_dev, "dev": dev, "not_below_teacher": above,
             "below_teacher": sorted(set(dev) - set(above)), "warning": warning, "lines": lines}
-
-
-def _seed_free(student, settings):
-    """Whether `student` is solved exactly (a convex fit), so that its result does not depend on the seed."""
-    return models.get_student(student).exact_fit is not None and settings.get("fit", "auto") == "auto"
 
 
 def _check_teacher_backbone(name):

@@ -122,14 +122,14 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     trained = {}
     for value in values:
         params = student_settings(config, student, distill, {**(fixed or {}), key: value})
+        use_transfer_set = params.pop(TRANSFER_SET_KEY, has_transfer_set)
         inputs = {"examples": examples}
         if params["distill"]:
             inputs = {"examples": logits}
-            if params.pop(TRANSFER_SET_KEY, has_transfer_set):
+            if use_transfer_set:
                 if not has_transfer_set:
                     raise ValueError(f"{run_dir}: the run has no transfer set (it ran with --augment-multiplier 1)")
                 inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
-        params.pop(TRANSFER_SET_KEY, None)
         tag = f"{key}={value}"
         for k in range(seeds):
             seed = config["seed"] + k

@@ -14,6 +14,7 @@ import pytest
 
 from components.base import Component, ComponentSpec
 from components.example_gen import ExampleGen
+from components.student_trainer import StudentTrainer
 from kdkeras.data import examples
 from kdkeras.predict import Predictor
 from pipelines import configs, pipeline, run
@@ -237,7 +238,8 @@ def fake_components(monkeypatch):
         monkeypatch.setattr(pipeline, name, fake(name))
     trained = {"dev_score": 50.0, "params": 10}
     monkeypatch.setattr(pipeline, "TeacherTrainer", fake("TeacherTrainer", RESULTS=trained))
-    monkeypatch.setattr(pipeline, "StudentTrainer", fake("StudentTrainer", RESULTS=trained))
+    monkeypatch.setattr(pipeline, "StudentTrainer", fake("StudentTrainer", RESULTS=trained,
+                                                         solves_exactly=staticmethod(StudentTrainer.solves_exactly)))
     monkeypatch.setattr(pipeline, "Baselines", fake("Baselines", RESULTS={"svm": ROW}))
     monkeypatch.setattr(pipeline, "Evaluator", fake("Evaluator", RESULTS={"metric": "micro_f1",
                                                                           "models": {"teacher": ROW}}))
