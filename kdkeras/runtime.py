@@ -52,6 +52,48 @@ def _words(text, replacement):
     return _PUNCTUATION.sub(replacement, text.lower()).split()
 
 
+def idf_with_oov_bucket(idf_weights, num_words):
+    """The idf of every tf-idf feature: the out-of-vocabulary bucket (index 0), then the words.
+
+    Keras gives the bucket `np.average` of the words' idf; both tokenizers do the same.
+
+    Raises:
+        ValueError: the number of weights is not `num_words`.
+    """
+    idf = np.asarray(idf_weights, "float32").reshape(-1)
+    if idf.shape[0] != num_words:
+        raise ValueError(f"{idf.shape[0]} idf weights for {num_words} words")
+    return np.concatenate([np.asarray([np.average(idf)], "float32"), idf])
+
+
+def read_tokenizer_files(directory):
+    """The settings `WordTokenizer.save` wrote to `directory`, checked.
+
+    Returns:
+        `(vocabulary, sequence_length, output_mode, idf_weights, standardize,
+        sublinear_tf)`, the arguments of `NumpyTokenizer` and
+        `kdkeras.text.WordTokenizer`.
+
+    Raises:
+        ValueError: a standardisation or split neither tokenizer implements.
+    """
+    with open(os.path.join(directory, CONFIG_FILE)) as f:
+        config = json.load(f)
+    # Files written before these keys existed: Keras' standardisation, raw counts.
+    standardize = config.get("standardize", "lower_and_strip_punctuation")
+    if standardize not in STANDARDIZATIONS:
+        raise ValueError(f"{directory}: unsupported standardize {standardize!r}")
+    if config.get("split", "whitespace") != "whitespace":
+        raise ValueError(f"{directory}: unsupported split {config['split']!r}")
+    with open(os.path.join(directory, config["vocabulary_file"]), encoding="utf-8") as f:
+        vocabulary = [line.rstrip("\n") for line in f]
+    mode = config.get("output_mode", "int")
+    idf = None
+    if mode == "tf_idf":
+        idf = np.loadtxt(os.path.join(directory, config["idf_file"]), dtype="float32", ndmin=1)
+    return vocabulary, config["sequence_length"], mode, idf, standardize, config.get("sublinear_tf", False)
+
+
 class NumpyTokenizer:
     """Word ids or tf-idf vectors from raw strings, identical to `WordTokenizer`.
 
@@ -95,30 +137,12 @@ class NumpyTokenizer:
         self.oov_id = 1 if output_mode == "int" else 0
         self.idf = None
         if output_mode == "tf_idf":
-            idf = np.asarray(idf_weights, "float32").reshape(-1)
-            if idf.shape[0] != len(self.vocabulary):
-                raise ValueError(f"{idf.shape[0]} idf weights for {len(self.vocabulary)} words")
-            # Keras pads the OOV entry with np.average of the given weights.
-            self.idf = np.concatenate([np.asarray([np.average(idf)], "float32"), idf])
+            self.idf = idf_with_oov_bucket(idf_weights, len(self.vocabulary))
 
     @classmethod
     def load(cls, directory):
         """Reads `vocabulary.txt`, `idf.txt` and `tokenizer.json` written by `WordTokenizer.save`."""
-        with open(os.path.join(directory, CONFIG_FILE)) as f:
-            config = json.load(f)
-        # Files written before these keys existed: Keras' standardisation, raw counts.
-        standardize = config.get("standardize", "lower_and_strip_punctuation")
-        if standardize not in STANDARDIZATIONS:
-            raise ValueError(f"{directory}: unsupported standardize {standardize!r}")
-        if config.get("split", "whitespace") != "whitespace":
-            raise ValueError(f"{directory}: unsupported split {config['split']!r}")
-        with open(os.path.join(directory, config["vocabulary_file"]), encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n") for line in f]
-        mode = config.get("output_mode", "int")
-        idf = None
-        if mode == "tf_idf":
-            idf = np.loadtxt(os.path.join(directory, config["idf_file"]), dtype="float32", ndmin=1)
-        return cls(vocabulary, config["sequence_length"], mode, idf, standardize, config.get("sublinear_tf", False))
+        return cls(*read_tokenizer_files(directory))
 
     @property
     def vocabulary_size(self):

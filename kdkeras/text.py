@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kdkeras.runtime import PUNCTUATION_REGEX, STANDARDIZATIONS
+from kdkeras.runtime import PUNCTUATION_REGEX, STANDARDIZATIONS, idf_with_oov_bucket, read_tokenizer_files
 
 VOCAB_FILE = "vocabulary.txt"
 IDF_FILE = "idf.txt"
@@ -94,11 +94,7 @@ class WordTokenizer:
         )
         self._idf = None
         if output_mode == "tf_idf":
-            idf = np.asarray(idf_weights, "float32").reshape(-1)
-            if idf.shape[0] != self.layer.vocabulary_size() - 1:
-                raise ValueError(f"{idf.shape[0]} idf weights for {self.layer.vocabulary_size() - 1} words")
-            # Index 0 is the OOV bucket; Keras gives it np.average of the weights.
-            self._idf = tf.constant(np.concatenate([np.asarray([np.average(idf)], "float32"), idf]))
+            self._idf = tf.constant(idf_with_oov_bucket(idf_weights, self.layer.vocabulary_size() - 1))
 
     @classmethod
     def adapt(cls, texts, max_tokens=50000, sequence_length=400, output_mode="int",
@@ -165,14 +161,4 @@ class WordTokenizer:
     @classmethod
     def load(cls, directory):
         """Rebuilds a tokenizer written by `save`."""
-        with open(os.path.join(directory, CONFIG_FILE)) as f:
-            config = json.load(f)
-        with open(os.path.join(directory, config["vocabulary_file"]), encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n") for line in f]
-        idf = None
-        mode = config.get("output_mode", "int")
-        if mode == "tf_idf":
-            idf = np.loadtxt(os.path.join(directory, config["idf_file"]), dtype="float32", ndmin=1)
-        # Files written before these keys existed: Keras' standardisation, raw counts.
-        standardize = config.get("standardize", "lower_and_strip_punctuation")
-        return cls(vocabulary, config["sequence_length"], mode, idf, standardize, config.get("sublinear_tf", False))
+        return cls(*read_tokenizer_files(directory))
