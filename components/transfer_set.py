@@ -66,6 +66,10 @@ def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_
 class TransferSet(Component):
     """Builds the transfer set of the paper from the train split with an Apache Beam pipeline.
 
+    Inputs: `examples` (ExampleGen, or TeacherInference: then the original
+    documents keep the logits it stored and only the augmented copies go
+    through the teacher) and `teacher` (TeacherTrainer).
+
     Outputs `Split-train/data_tfrecord-*.gz` (records with `text`, `labels`,
     `teacher_logits`, `source_id`, `augmentations`), `schema.json` and
     `transfer_set.json` (Beam counters, records per augmentation rule,
@@ -126,7 +130,8 @@ class TransferSet(Component):
         stats = {"counters": counts, "records": rows, "records_by_rule": rules, "train_rows": schema["rows"]["train"],
                  "seconds": round(seconds, 1), "records_per_s": round(rows / seconds, 2)}
         print(f"[{self.name}] {rows} records from {counts['documents_read']} documents "
-              f"({counts['copies_made']} copies, {counts['duplicates_dropped']} duplicates dropped) "
+              f"({counts['copies_made']} copies, {counts['duplicates_dropped']} duplicates dropped, "
+              f"{counts['logits_reused']} teacher logits reused) "
               f"in {seconds:.0f} s", flush=True)
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
         write_json(os.path.join(output_dir, "transfer_set.json"), stats)

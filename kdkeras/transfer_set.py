@@ -2,7 +2,8 @@
 
 train documents → POS tags (once per document) → the original plus augmented
 copies (`kdkeras.augment`) → duplicates dropped → teacher logits
-(`RunInference`, batched) → `tf.train.Example` → sharded gzip TFRecords.
+(`RunInference`, batched; originals read with logits, from TeacherInference,
+keep theirs) → `tf.train.Example` → sharded gzip TFRecords.
 
 Each record holds `text`, `labels` (the source document's), `teacher_logits`,
 `source_id` (a hash of the source document's text, so ids do not depend on
@@ -30,8 +31,9 @@ from kdkeras import augment
 
 NAMESPACE = "kdkeras.transfer_set"
 _log = logging.getLogger(NAMESPACE)
-SOURCE_ID, AUGMENTATIONS = "source_id", "augmentations"
-COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed")
+SOURCE_ID, AUGMENTATIONS, TEACHER_LOGITS = "source_id", "augmentations", "teacher_logits"
+COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed",
+            "logits_reused")
 _LOG_EVERY = 1000
 
 
@@ -71,11 +73,19 @@ class _ParseExample(beam.DoFn):
         if len(labels) != self.num_classes:
             raise ValueError(f"record with {len(labels)} labels, expected {self.num_classes}: {text[:60]!r}")
         self.read.inc()
-        yield {"source_id": document_id(text), "text": text, "labels": labels}
+        doc = {"source_id": document_id(text), "text": text, "labels": labels}
+        logits = list(features[TEACHER_LOGITS].float_list.value) if TEACHER_LOGITS in features else []
+        if len(logits) == self.num_classes:  # a TeacherInference record: the original needs no second pass
+            doc[TEACHER_LOGITS] = logits
+        yield doc
 
 
 class ReadExamples(beam.PTransform):
     """Reads ExampleGen-style gzip TFRecords into `{"source_id", "text", "labels"}` dicts.
+
+    Records that already carry teacher logits (TeacherInference's) keep
+    them as `"teacher_logits"`; the transfer set then reuses them for the
+    originals instead of running the teacher again.
 
     Args:
         file_pattern: e.g. `RUN/ExampleGen/Split-train/data_tfrecord-*.gz` (local or gs://).
@@ -144,7 +154,8 @@ class _Augment(beam.DoFn):
         if self._sampler_key != id(counts):  # one sampler per side-input value (ints: compare by value)
             self.sampler, self._sampler_key = augment.PosSampler(counts), id(counts)
         base = {"source_id": doc["source_id"], "labels": doc["labels"]}
-        yield {**base, "copy": 0, "text": doc["text"], "augmentations": []}
+        known = {TEACHER_LOGITS: doc[TEACHER_LOGITS]} if TEACHER_LOGITS in doc else {}
+        yield {**base, **known, "copy": 0, "text": doc["text"], "augmentations": []}
         if self.n_copies <= 0:
             return
         copies = augment.augment_document(doc["source_id"], doc["tagged"], self.n_copies, self.sampler, self.config)
@@ -231,10 +242,33 @@ class TeacherModelHandler(ModelHandler):
         return False
 
 
-class _ToExample(beam.DoFn):
-    def setup(self):
-        self.logits = _Progress("logits_computed")
+class _Count(beam.DoFn):
+    """Passes elements through, counting them as `name`."""
 
+    def __init__(self, name):
+        self.name = name
+
+    def setup(self):
+        self.progress = _Progress(self.name)
+
+    def process(self, element):
+        self.progress.inc()
+        yield element
+
+
+class _ReuseLogits(beam.DoFn):
+    """A record that came with teacher logits, as the `PredictionResult` RunInference would give."""
+
+    def setup(self):
+        self.reused = _Progress("logits_reused")
+
+    def process(self, record):
+        self.reused.inc()
+        logits = np.asarray(record[TEACHER_LOGITS], np.float32)
+        yield PredictionResult({k: v for k, v in record.items() if k != TEACHER_LOGITS}, logits)
+
+
+class _ToExample(beam.DoFn):
     def process(self, result):
         from kdkeras.data import examples
 
@@ -243,7 +277,6 @@ class _ToExample(beam.DoFn):
         features = example.features.feature
         features[SOURCE_ID].bytes_list.value.append(r["source_id"].encode())
         features[AUGMENTATIONS].bytes_list.value.extend(a.encode() for a in r["augmentations"])
-        self.logits.inc()
         yield example.SerializeToString(deterministic=True)  # protobuf map order is per process otherwise
 
 
@@ -283,9 +316,13 @@ class TransferSet(beam.PTransform):
             )
         else:
             records = docs | "Originals" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+        # Records read with teacher logits (originals from TeacherInference) keep them; the rest meet the teacher.
+        known, unknown = records | "HasLogits" >> beam.Partition(lambda r, _: int(TEACHER_LOGITS not in r), 2)
+        computed = unknown | "TeacherLogits" >> RunInference(self.model_handler)
+        reused = known | "ReuseLogits" >> beam.ParDo(_ReuseLogits())
         return (
-            records
-            | "TeacherLogits" >> RunInference(self.model_handler)
+            (computed | "CountComputed" >> beam.ParDo(_Count("logits_computed")), reused)
+            | "AllLogits" >> beam.Flatten()
             | "ToExample" >> beam.ParDo(_ToExample())
         )
 

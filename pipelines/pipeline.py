@@ -73,7 +73,7 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         kd_inputs["transfer_set"] = TransferSet(
             multiplier=config["augment_multiplier"], augment_seed=config["seed"], beam_args=beam_args,
             **config["augment"],
-        ).run({"examples": examples, "teacher": teacher}, run_dir, force, log)
+        ).run({"examples": logits, "teacher": teacher}, run_dir, force, log)  # originals keep their logits
     trained = {}
     for student in students:  # plain students first: the teacher is checked against them before distilling
         settings = {**config["student"], **config["students"][student]}

@@ -54,7 +54,7 @@ def test_transfer_set_records_round_trip_with_the_right_counts(upstream):
     records = read_records(artifact)
     # 40 distinct documents (+1 duplicate) x 3, duplicates dropped: the duplicate's original and its
     # copies (seeded by the same text-derived id) coincide with the first one's.
-    assert len(records) == stats["records"] == counters["logits_computed"] == 120
+    assert len(records) == stats["records"] == counters["logits_computed"] == 120 and counters["logits_reused"] == 0
     assert counters["duplicates_dropped"] == 3 and counters["copies_made"] == 82
     assert len({r["text"] for r in records}) == len(records)
     by_source = collections.defaultdict(list)
@@ -73,6 +73,28 @@ def test_transfer_set_records_round_trip_with_the_right_counts(upstream):
     # Students read it like any split, logits included.
     split, logits = read_split(artifact, "train", with_logits=True)
     assert len(split) == 120 and logits.shape == (120, 3)
+
+
+def test_originals_read_with_teacher_logits_keep_them(upstream):
+    from components.teacher_inference import TeacherInference
+
+    root, ex, teacher = upstream
+    inferred = TeacherInference().run({"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    artifact = TransferSet(name="TransferSetReuse", multiplier=3, beam_args=IN_MEMORY).run(
+        {"examples": inferred, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    counters = artifact.metadata["results"]["counters"]
+    records = read_records(artifact)
+    assert len(records) == 120 and counters["logits_reused"] == 40 and counters["logits_computed"] == 80
+    train, stored = read_split(inferred, "train", with_logits=True)
+    by_text = dict(zip(train.texts, stored))
+    originals = [r for r in records if not r["augmentations"]]
+    assert len(originals) == 40
+    for r in originals:  # bit for bit TeacherInference's logits: the teacher did not run again
+        np.testing.assert_array_equal(r["logits"], by_text[r["text"]])
+    model, preprocessor = load_teacher(teacher)
+    copies = [r for r in records if r["augmentations"]]
+    expected = training.predict_logits(model, preprocessor, [r["text"] for r in copies])
+    np.testing.assert_allclose(np.stack([r["logits"] for r in copies]), expected, atol=1e-4)
 
 
 def test_multiplier_one_is_the_train_split_with_logits(upstream):
