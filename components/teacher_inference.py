@@ -6,12 +6,15 @@ import shutil
 from components.base import Component, ComponentSpec, write_json
 from components.example_gen import SCHEMA_FILE, load_schema, read_split
 from components.teacher_trainer import load_teacher
-from kdkeras import metrics, training
+from kdkeras import buckets, metrics
 from kdkeras.data import examples
 
 
 class TeacherInference(Component):
     """Runs the teacher over the splits (train, dev and test) and stores its logits.
+
+    Documents are tokenised once and batched by length, each batch cut to
+    its longest document (`kdkeras.buckets`), unless the teacher reads windows.
 
     Outputs `Split-<split>/data_tfrecord-*.gz` with `text`, `labels` and
     `teacher_logits` per document (the transfer set for distillation, and
@@ -36,7 +39,7 @@ class TeacherInference(Component):
         for split_name in self.parameters["splits"]:
             split, _ = read_split(inputs["examples"], split_name)
             print(f"[{self.name}] teacher logits for {len(split)} {split_name} documents", flush=True)
-            logits = training.predict_logits(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
+            logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
             examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split, logits)
             scores[split_name] = metrics.score(split.labels, logits, schema["multi_label"])
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))

@@ -31,6 +31,9 @@ class TeacherTrainer(Component):
             of `sequence_length` word pieces, pooling their logits (1: truncate).
         window_stride: word pieces between window starts (None: half a window).
         window_pooling: "mean" or "max" of the window logits.
+        length_buckets: tokenise the train split once and cut each batch to
+            its longest document, batching documents of similar length
+            (`kdkeras.buckets`); False pads every batch to `sequence_length`.
     """
 
     SPEC = ComponentSpec(
@@ -38,7 +41,7 @@ class TeacherTrainer(Component):
         parameters=dict(
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
-            distribute=None, windows=1, window_stride=None, window_pooling="mean",
+            distribute=None, windows=1, window_stride=None, window_pooling="mean", length_buckets=True,
         ),
         description="fine-tuned DocBERT teacher",
     )
@@ -63,6 +66,7 @@ class TeacherTrainer(Component):
             result = training.fit_teacher(
                 model, transform, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
                 p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
+                length_buckets=p["length_buckets"],
             )
         teacher.save(os.path.join(output_dir, MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kdkeras import metrics
+from kdkeras import buckets, metrics
 from kdkeras.distillation import Distiller, task_loss
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -380,6 +380,7 @@ def fit_teacher(
     work_dir=None,
     jit_compile=True,
     verbose="auto",
+    length_buckets=True,
 ):
     """Fine-tunes a DocBERT teacher end to end and keeps its best dev epoch.
 
@@ -394,6 +395,10 @@ def fit_teacher(
         seed: shuffling seed.
         work_dir: folder for backups and the best checkpoint (resumable).
         jit_compile: compile the train step with XLA.
+        length_buckets: tokenise once and cut each batch to its longest
+            document, batching documents of similar length together
+            (`kdkeras.buckets`); the preprocessor's full length otherwise.
+            Windowed preprocessors always use full windows.
 
     Returns:
         A dict with the training history and the selected epoch and dev score.
@@ -406,9 +411,14 @@ def fit_teacher(
     init_output_bias(teacher, train.labels, multi_label)
     teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
     y = targets(train.labels, multi_label)
-    dev_ds = make_dataset(dev.texts, preprocessor, 64)
-    return _fit(teacher, (train.texts, y, preprocessor, batch_size, seed), dev_ds, dev.labels, multi_label, epochs,
-                work_dir, verbose)
+    if length_buckets and buckets.supports(preprocessor):  # tokenised once, batches cut to their longest document
+        train_data = buckets.BucketedEpochs(buckets.encode(train.texts, preprocessor), y, batch_size, seed)
+        dev_ds, order = buckets.inference_dataset(buckets.encode(dev.texts, preprocessor), 64)
+        dev_labels = np.asarray(dev.labels)[order]
+    else:
+        train_data = (train.texts, y, preprocessor, batch_size, seed)
+        dev_ds, dev_labels = make_dataset(dev.texts, preprocessor, 64), dev.labels
+    return _fit(teacher, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose)
 
 
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, verbose, target=None, ema=False,
@@ -423,17 +433,21 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs, work_dir, v
     retrains that epoch identically and scores it again).
 
     Args:
-        train_data: `(texts, y, transform, batch_size, seed)` of `make_training_dataset`.
+        train_data: `(texts, y, transform, batch_size, seed)` of `make_training_dataset`, or a
+            `kdkeras.buckets.BucketedEpochs`.
         epochs: number of epochs (with `steps`: evaluation periods).
         steps: batches per epoch (None: one pass over the data).
     """
-    texts, y, transform, batch_size, seed = train_data
     selection = DevSelection(dev_ds, dev_labels, multi_label, os.path.join(work_dir, "best"),
                              model if target is None else target, ema)
     backup = EpochBackup(os.path.join(work_dir, "backup"))
     first = backup.initial_epoch
     if first < epochs:
-        train_ds, order = make_training_dataset(texts, y, transform, batch_size, seed, steps)
+        if isinstance(train_data, buckets.BucketedEpochs):
+            train_ds, order = train_data.dataset(), train_data
+        else:
+            texts, y, transform, batch_size, seed = train_data
+            train_ds, order = make_training_dataset(texts, y, transform, batch_size, seed, steps)
         model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup], verbose=verbose,
                   shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:

@@ -35,6 +35,7 @@ SOURCE_ID, AUGMENTATIONS, TEACHER_LOGITS = "source_id", "augmentations", "teache
 COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed",
             "logits_reused")
 _LOG_EVERY = 1000
+BUCKET_ROWS = 16  # rows of every teacher batch in a length bucket (see TeacherModelHandler)
 
 
 def document_id(text):
@@ -208,10 +209,13 @@ class TeacherModelHandler(ModelHandler):
     Args:
         model_path: the teacher's `.keras` file.
         preprocessor_dir: folder written by `kdkeras.models.backbones.save_preprocessor`.
-        batch_size: batch handed to the model. Every batch is padded to this
-            size: CPU kernels round differently for other batch shapes, and
-            a document's logits must not depend on how the runner happened
-            to batch it (multi-process runners batch differently each run).
+        batch_size: documents per RunInference batch. A document's logits
+            must not depend on how the runner happened to batch it
+            (multi-process runners batch differently each run), and CPU
+            kernels round differently for other batch shapes: so each
+            document runs in a batch of fixed shape, `[BUCKET_ROWS, its
+            length bucket]` (`kdkeras.buckets`; rows padded by repetition),
+            or `[batch_size, ...]` for a windowed teacher.
     """
 
     def __init__(self, model_path, preprocessor_dir, batch_size=64):
@@ -230,9 +234,25 @@ class TeacherModelHandler(ModelHandler):
     def run_inference(self, batch, model, inference_args=None):
         import tensorflow as tf
 
+        from kdkeras import buckets
+
         texts = [r["text"] for r in batch]
-        texts += texts[-1:] * (self.batch_size - len(texts))  # one batch shape: see the class doc
-        logits = np.asarray(model.model.predict_on_batch(model.preprocessor(tf.constant(texts))))
+        if not buckets.supports(model.preprocessor):  # windows: full-size batches
+            texts += texts[-1:] * (self.batch_size - len(texts))  # one batch shape: see the class doc
+            logits = np.asarray(model.model.predict_on_batch(model.preprocessor(tf.constant(texts))))
+            return [PredictionResult(r, row) for r, row in zip(batch, logits)]
+        # Length buckets: each document runs in a [BUCKET_ROWS, its bucket length] batch, whatever its neighbours.
+        encoded = buckets.encode(texts, model.preprocessor)
+        cuts = np.asarray([encoded.cut_length([i]) for i in range(len(texts))])
+        logits = [None] * len(texts)
+        for cut in np.unique(cuts):
+            members = np.flatnonzero(cuts == cut)
+            for start in range(0, len(members), BUCKET_ROWS):
+                rows = members[start:start + BUCKET_ROWS]
+                padded = np.r_[rows, np.repeat(rows[-1:], BUCKET_ROWS - len(rows))]
+                out = np.asarray(model.model.predict_on_batch(encoded.batch(padded)))
+                for i, row in zip(rows, out):
+                    logits[i] = row
         return [PredictionResult(r, row) for r, row in zip(batch, logits)]
 
     def batch_elements_kwargs(self):

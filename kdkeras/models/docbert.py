@@ -2,6 +2,8 @@
 
 import keras
 
+POOLINGS = ("cls", "pooled", "mean")
+
 
 @keras.saving.register_keras_serializable(package="kdkeras")
 class DocBERT(keras.Model):
@@ -16,9 +18,13 @@ class DocBERT(keras.Model):
         backbone: a `keras_hub.models.BertBackbone`.
         num_classes: number of output classes K.
         dropout: dropout rate on the [CLS] vector.
-        pooling: `"cls"` uses the final hidden state of [CLS] (default);
-            `"pooled"` uses BERT's tanh pooler on it, as HuggingFace's
-            `BertForSequenceClassification` (and hedwig's DocBERT) do.
+        pooling: `"cls"` uses the final hidden state of [CLS] (default, the
+            paper's); `"pooled"` uses BERT's tanh pooler on it, as
+            HuggingFace's `BertForSequenceClassification` (and hedwig's
+            DocBERT) do; `"mean"` averages the final hidden states of the
+            document's word pieces (padding excluded), the pooling
+            sentence-transformers checkpoints such as all-MiniLM-L6-v2 were
+            trained with.
 
     Example:
     >>> backbone, preprocessor = kdkeras.models.load_backbone("minilm", 128)
@@ -27,15 +33,20 @@ class DocBERT(keras.Model):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, pooling="cls", **kwargs):
-        if pooling not in ("cls", "pooled"):
-            raise ValueError(f"pooling must be 'cls' or 'pooled', got {pooling!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         inputs = backbone.input
         outputs = backbone(inputs)
-        if pooling == "cls":
-            x = outputs["sequence_output"][:, 0, :]
-            backbone.get_layer("pooled_dense").trainable = False  # unused: no gradient
-        else:
+        if pooling == "pooled":
             x = outputs["pooled_output"]
+        else:
+            backbone.get_layer("pooled_dense").trainable = False  # unused: no gradient
+            if pooling == "cls":
+                x = outputs["sequence_output"][:, 0, :]
+            else:
+                mask = keras.ops.expand_dims(keras.ops.cast(inputs["padding_mask"], outputs["sequence_output"].dtype), -1)
+                x = keras.ops.sum(outputs["sequence_output"] * mask, axis=1) / keras.ops.maximum(
+                    keras.ops.sum(mask, axis=1), 1.0)
         x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
         logits = keras.layers.Dense(
             num_classes,

@@ -1,0 +1,74 @@
+"""Length-bucketed teacher batches: same logits as full-length batches, for less padding."""
+
+import numpy as np
+import pytest
+
+from kdkeras import buckets, training
+from kdkeras.models import DocBERT, load_backbone
+from kdkeras.windows import WindowedPreprocessor
+
+TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
+         "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_backbone("tiny", 32, train_texts=TEXTS)
+
+
+def test_bucket_lengths():
+    assert buckets.bucket_lengths(128) == [16, 32, 64, 96, 128]
+    assert buckets.bucket_lengths(512) == [64, 128, 256, 384, 512]
+    assert buckets.bucket_lengths(64, count=3) == [32, 48, 64]
+    assert buckets.bucket_lengths(20) == [8, 16, 20]
+
+
+def test_encode_and_cut(tiny):
+    _, preprocessor = tiny
+    encoded = buckets.encode(TEXTS, preprocessor, batch_size=5)
+    full = preprocessor(TEXTS)
+    np.testing.assert_array_equal(encoded.inputs["token_ids"], np.asarray(full["token_ids"]))
+    np.testing.assert_array_equal(encoded.lengths, np.asarray(full["padding_mask"]).sum(1))
+    assert encoded.buckets == [8, 16, 24, 32] and encoded.token_count == encoded.lengths.sum()
+    short = np.flatnonzero(encoded.lengths <= 8)
+    assert len(short) and encoded.batch(short)["token_ids"].shape == (len(short), 8)
+    assert encoded.cut_length(np.arange(len(TEXTS))) == 32
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_cut_batches_give_the_full_length_logits_in_input_order(tiny, pooling):
+    backbone, preprocessor = tiny
+    model = DocBERT(backbone, num_classes=3, pooling=pooling)
+    expected = np.asarray(model.predict(preprocessor(TEXTS), verbose=0))
+    got = buckets.predict_texts(model, preprocessor, TEXTS, batch_size=4)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    windowed = WindowedPreprocessor(preprocessor, num_windows=2)
+    assert buckets.supports(preprocessor) and not buckets.supports(windowed)
+
+
+def test_training_batches_are_a_deterministic_partition_with_less_padding(tiny):
+    _, preprocessor = tiny
+    encoded = buckets.encode(TEXTS * 10, preprocessor)
+    n, size = len(encoded), 16
+    first = buckets.training_batches(encoded, size, seed=3, epoch=2, chunk_batches=4)
+    again = buckets.training_batches(encoded, size, seed=3, epoch=2, chunk_batches=4)
+    other = buckets.training_batches(encoded, size, seed=3, epoch=3, chunk_batches=4)
+    assert len(first) == int(np.ceil(n / size)) and sum(len(b) < size for b in first) <= 1
+    assert sorted(np.concatenate(first).tolist()) == list(range(n))
+    assert all((a == b).all() for a, b in zip(first, again))
+    assert not all(len(a) == len(b) and (a == b).all() for a, b in zip(first, other))
+    shuffled = [np.random.default_rng(0).permutation(n)[i:i + size] for i in range(0, n, size)]
+    assert encoded.padded_count(first) < encoded.padded_count(shuffled) <= n * 32
+
+
+def test_bucketed_teacher_training_learns(tiny, tmp_path):
+    backbone, preprocessor = tiny
+    from kdkeras.data.hedwig import Split
+
+    labels = np.asarray([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [1, 0], [1, 0], [0, 1]] * 3, "int8")
+    train = Split(TEXTS, labels, "toy")
+    model = DocBERT(backbone, num_classes=2)
+    result = training.fit_teacher(model, preprocessor, train, train, False, 8, batch_size=4, learning_rate=1e-3,
+                                  work_dir=str(tmp_path), jit_compile=False, verbose=0)
+    loss = result["history"]["loss"]
+    assert len(loss) == 8 and loss[-1] < loss[0] and result["dev_score"] > 60
