@@ -4,7 +4,9 @@ import hashlib
 import os
 
 from components.base import REQUIRED, Component, ComponentSpec, write_json
-from kdkeras.data import examples, hedwig, registry
+import numpy as np
+
+from kdkeras.data import examples, hedwig, registry, unlabeled
 
 SCHEMA_FILE = "schema.json"
 
@@ -25,7 +27,8 @@ class ExampleGen(Component):
     `kdkeras.data.registry.load_dataset`). Outputs
     `Split-<split>/data_tfrecord-*.gz` and `schema.json` (dataset,
     multi_label, num_classes, label_names, rows per split). A missing dev
-    split is carved deterministically from train.
+    split is carved deterministically from train. With `unlabeled`, also
+    `Split-unlabeled`.
 
     Every row is validated; the first bad row stops the run with a
     `DataError` naming its file and line, unless `skip_bad_rows`: then bad
@@ -40,14 +43,19 @@ class ExampleGen(Component):
         dev_fraction: share of train carved as dev when there is no dev file.
         max_docs: keep only the first N documents of each split (smoke runs).
         skip_bad_rows: skip and count malformed rows instead of stopping.
+        unlabeled: optional file of unlabelled in-domain documents (text
+            lines or JSON lines with `text`, gzipped or not; see
+            `kdkeras.data.unlabeled`), validated row by row like the splits
+            and written as `Split-unlabeled` (all-zero label bits,
+            `labeled` = 0). The TransferSet has the teacher label them.
     """
 
     SPEC = ComponentSpec(
         inputs=(),
         parameters=dict(dataset=REQUIRED, data_dir=None, multi_label=None, dev_fraction=0.1, max_docs=None,
-                        skip_bad_rows=False),
+                        skip_bad_rows=False, unlabeled=None),
         description="validated train/dev/test documents as tf.Example",
-        added_parameters=("skip_bad_rows",),
+        added_parameters=("skip_bad_rows", "unlabeled"),
     )
 
     def _spec(self):
@@ -67,6 +75,10 @@ class ExampleGen(Component):
             if os.path.isfile(path):
                 stat = os.stat(path)
                 digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        if self.parameters["unlabeled"]:
+            path = self.parameters["unlabeled"]
+            stat = os.stat(path) if os.path.isfile(path) else None
+            digest.update(f"unlabeled:{stat.st_size}:{stat.st_mtime_ns}".encode() if stat else b"unlabeled:-")
         return digest.hexdigest()
 
     def execute(self, inputs, output_dir, work_dir):
@@ -75,6 +87,11 @@ class ExampleGen(Component):
         splits, names = registry.load_dataset(
             spec, self.parameters["data_dir"], self.parameters["dev_fraction"], on_bad_row
         )
+        if self.parameters["unlabeled"]:
+            path = self.parameters["unlabeled"]
+            texts, bad = unlabeled.read_unlabeled(path, on_bad_row, limit=self.parameters["max_docs"])
+            splits["unlabeled"] = hedwig.Split(texts, np.zeros((len(texts), len(names)), np.int8), path, bad,
+                                               labeled=np.zeros(len(texts), bool))
         skipped = registry.bad_row_summary(splits)
         if skipped["total"]:
             counts = ", ".join(f"{k}: {v}" for k, v in skipped["splits"].items() if v)
@@ -83,7 +100,8 @@ class ExampleGen(Component):
         rows = {}
         for split_name, split in splits.items():
             if limit:
-                split = hedwig.Split(split.texts[:limit], split.labels[:limit], split.source)
+                split = hedwig.Split(split.texts[:limit], split.labels[:limit], split.source,
+                                     labeled=None if split.labeled is None else split.labeled[:limit])
             examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split)
             rows[split_name] = len(split)
         schema = {

@@ -20,7 +20,9 @@ class StudentTrainer(Component):
 
     Inputs: `examples` (ExampleGen, or TeacherInference when distilling) and
     optionally `transfer_set` (a TransferSet artifact: its records replace
-    the train split; dev still comes from `examples`).
+    the train split; dev still comes from `examples`). Transfer-set records
+    without labels (unlabelled text) train the distilled student on the
+    distillation term only.
 
     Outputs `student.keras` (token ids → logits), `tokenizer/` (vocabulary
     and settings), `history.json` and `training.png`.
@@ -82,6 +84,10 @@ class StudentTrainer(Component):
                                            with_logits=p["distill"])
         if "transfer_set" in inputs:
             train, teacher_logits = _in_text_order(train, teacher_logits)
+        if train.labeled is not None and not p["distill"]:  # a plain student learns from labelled documents only
+            keep = np.flatnonzero(train.labeled)
+            train = dataclasses.replace(train, texts=[train.texts[i] for i in keep], labels=train.labels[keep],
+                                        labeled=None)
         dev, _ = read_split(inputs["examples"], "dev")
         spec = models.get_student(p["student"])
         tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], spec.features)
@@ -113,7 +119,8 @@ class StudentTrainer(Component):
                     student, tokenizer, train, dev, schema["multi_label"], updates=p["updates"],
                     evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
                     teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
-                    direction=p["direction"], kl_label_reduction=p["kl_label_reduction"], seed=p["seed"],
+                    direction=p["direction"], kl_label_reduction=p["kl_label_reduction"],
+                    labeled=train.labeled if p["distill"] else None, seed=p["seed"],
                     work_dir=work_dir, ema=ema,
                 )
         student.save(os.path.join(output_dir, MODEL_FILE))
@@ -133,7 +140,8 @@ def _in_text_order(split, logits):
     vocabulary and batches must not.
     """
     order = np.asarray(sorted(range(len(split.texts)), key=split.texts.__getitem__), dtype=np.int64)
-    split = dataclasses.replace(split, texts=[split.texts[i] for i in order], labels=split.labels[order])
+    split = dataclasses.replace(split, texts=[split.texts[i] for i in order], labels=split.labels[order],
+                                labeled=None if split.labeled is None else split.labeled[order])
     return split, None if logits is None else logits[order]
 
 

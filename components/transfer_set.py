@@ -39,7 +39,7 @@ def check_teacher_dir(teacher_dir):
 
 
 def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_prefix, multiplier, config,
-                   batch_size=64, num_shards=0):
+                   batch_size=64, num_shards=0, unlabeled_pattern=None):
     """Adds read → TransferSet → write to `pipeline` (any runner; paths local or gs://).
 
     Args:
@@ -51,13 +51,20 @@ def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_
         multiplier, config: see `kdkeras.transfer_set.TransferSet`.
         batch_size: teacher inference batch size.
         num_shards: output shards (0: the runner decides).
+        unlabeled_pattern: optional unlabelled documents, e.g.
+            `RUN/ExampleGen/Split-unlabeled/data_tfrecord-*.gz`.
     """
+    import apache_beam as beam
+
     handler = ts.TeacherModelHandler(
         os.path.join(teacher_dir, MODEL_FILE), os.path.join(teacher_dir, PREPROCESSOR_DIR), batch_size
     )
+    docs = pipeline | "ReadExamples" >> ts.ReadExamples(examples_pattern, num_classes)
+    if unlabeled_pattern:
+        docs = (docs, pipeline | "ReadUnlabeled" >> ts.ReadExamples(unlabeled_pattern, num_classes)) | (
+            "AllDocuments" >> beam.Flatten())
     return (
-        pipeline
-        | "ReadExamples" >> ts.ReadExamples(examples_pattern, num_classes)
+        docs
         | "TransferSet" >> ts.TransferSet(handler, multiplier, config)
         | "WriteExamples" >> ts.WriteExamples(output_prefix, num_shards)
     )
@@ -68,7 +75,9 @@ class TransferSet(Component):
 
     Inputs: `examples` (ExampleGen, or TeacherInference: then the original
     documents keep the logits it stored and only the augmented copies go
-    through the teacher) and `teacher` (TeacherTrainer).
+    through the teacher), `teacher` (TeacherTrainer) and optionally
+    `unlabeled` (an ExampleGen artifact with `Split-unlabeled`: documents
+    without labels, which the teacher labels and which join unaugmented).
 
     Outputs `Split-train/data_tfrecord-*.gz` (records with `text`, `labels`,
     `teacher_logits`, `source_id`, `augmentations`), `schema.json` and
@@ -90,6 +99,7 @@ class TransferSet(Component):
 
     SPEC = ComponentSpec(
         inputs=("examples", "teacher"),
+        optional_inputs=("unlabeled",),
         parameters=dict(
             multiplier=3, p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20,
             augment_seed=0, batch_size=64,
@@ -120,14 +130,17 @@ class TransferSet(Component):
         options = beam_options(self.beam_args)
         started = time.time()
         pipeline = beam.Pipeline(options=options)
+        unlabeled = inputs["unlabeled"].path("Split-unlabeled", examples.SHARD_PATTERN) if "unlabeled" in inputs else None
         build_pipeline(pipeline, pattern, schema["num_classes"], inputs["teacher"].uri,
-                       os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(), p["batch_size"])
+                       os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(), p["batch_size"],
+                       unlabeled_pattern=unlabeled)
         result = pipeline.run()
         result.wait_until_finish()
         seconds = time.time() - started
         counts = ts.counters(result)
         rows, rules = _summarise(split_dir, schema["num_classes"])
         stats = {"counters": counts, "records": rows, "records_by_rule": rules, "train_rows": schema["rows"]["train"],
+                 "unlabeled_records": rules.get("unlabeled", 0),
                  "seconds": round(seconds, 1), "records_per_s": round(rows / seconds, 2)}
         print(f"[{self.name}] {rows} records from {counts['documents_read']} documents "
               f"({counts['copies_made']} copies, {counts['duplicates_dropped']} duplicates dropped, "
@@ -146,7 +159,9 @@ def _summarise(split_dir, num_classes):
     for record in tf.data.TFRecordDataset(examples.shard_files(split_dir), compression_type="GZIP"):
         features = tf.train.Example.FromString(record.numpy()).features.feature
         rows += 1
-        applied = [a.decode() for a in features[ts.AUGMENTATIONS].bytes_list.value] or ["original"]
+        unlabeled = examples.LABELED in features and not features[examples.LABELED].int64_list.value[0]
+        applied = [a.decode() for a in features[ts.AUGMENTATIONS].bytes_list.value] or [
+            "unlabeled" if unlabeled else "original"]
         for rule in applied:
             rules[rule] = rules.get(rule, 0) + 1
     return rows, rules

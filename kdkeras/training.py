@@ -491,6 +491,7 @@ def fit_student(
     temperature=1.0,
     direction="teacher_student",
     kl_label_reduction="mean",
+    labeled=None,
     seed=0,
     work_dir=None,
     ema=False,
@@ -516,6 +517,9 @@ def fit_student(
         teacher_logits: train-split teacher logits; None trains without KD.
         alpha, temperature, direction, kl_label_reduction: see
             `kdkeras.distillation.Distiller`.
+        labeled: with `teacher_logits`, a bool per train document, False for
+            documents without labels (they train on the distillation term
+            only); None: all labelled.
         seed: shuffling and initialisation seed.
         work_dir: folder for backups and the best checkpoint.
         ema: evaluate and keep the optimizer's averaged weights.
@@ -529,7 +533,9 @@ def fit_student(
     ...             optimizer=keras.optimizers.Adam(1e-3), work_dir="work")
     """
     keras.utils.set_random_seed(seed)
-    init_output_bias(student, train.labels, multi_label)
+    if labeled is not None and teacher_logits is None:
+        raise ValueError("documents without labels (labeled=False) need teacher_logits")
+    init_output_bias(student, train.labels if labeled is None else train.labels[np.asarray(labeled, bool)], multi_label)
     y = targets(train.labels, multi_label)
     if teacher_logits is None:
         model = student
@@ -539,6 +545,8 @@ def fit_student(
                           kl_label_reduction=kl_label_reduction)
         model.compile(optimizer=optimizer)
         y = {"labels": y, "teacher_logits": np.asarray(teacher_logits, "float32")}
+        if labeled is not None:
+            y["labeled"] = np.asarray(labeled, "float32")
     steps, periods = update_budget(updates, evaluations)
     dev_ds = make_dataset(dev.texts, tokenizer, 256)
     result = _fit(model, (train.texts, y, tokenizer, batch_size, seed), dev_ds, dev.labels, multi_label, periods,

@@ -8,7 +8,9 @@ keep theirs) → `tf.train.Example` → sharded gzip TFRecords.
 Each record holds `text`, `labels` (the source document's), `teacher_logits`,
 `source_id` (a hash of the source document's text, so ids do not depend on
 file order or sharding) and `augmentations` (the rules that changed it; empty
-for the original). The same graph runs on the DirectRunner and, unchanged,
+for the original). Unlabelled documents (records read with `labeled` = 0)
+join without augmentation and keep `labeled` = 0: students learn from
+their teacher logits only. The same graph runs on the DirectRunner and, unchanged,
 on Dataflow; see `pipelines/transfer_set.py` for the command line.
 
 Example:
@@ -31,7 +33,7 @@ from kdkeras import augment
 
 NAMESPACE = "kdkeras.transfer_set"
 _log = logging.getLogger(NAMESPACE)
-SOURCE_ID, AUGMENTATIONS, TEACHER_LOGITS = "source_id", "augmentations", "teacher_logits"
+SOURCE_ID, AUGMENTATIONS, TEACHER_LOGITS, LABELED = "source_id", "augmentations", "teacher_logits", "labeled"
 COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dropped", "logits_computed",
             "logits_reused")
 _LOG_EVERY = 1000
@@ -74,7 +76,8 @@ class _ParseExample(beam.DoFn):
         if len(labels) != self.num_classes:
             raise ValueError(f"record with {len(labels)} labels, expected {self.num_classes}: {text[:60]!r}")
         self.read.inc()
-        doc = {"source_id": document_id(text), "text": text, "labels": labels}
+        labeled = LABELED not in features or bool(features[LABELED].int64_list.value[0])
+        doc = {"source_id": document_id(text), "text": text, "labels": labels, LABELED: labeled}
         logits = list(features[TEACHER_LOGITS].float_list.value) if TEACHER_LOGITS in features else []
         if len(logits) == self.num_classes:  # a TeacherInference record: the original needs no second pass
             doc[TEACHER_LOGITS] = logits
@@ -154,7 +157,7 @@ class _Augment(beam.DoFn):
     def process(self, doc, counts):
         if self._sampler_key != id(counts):  # one sampler per side-input value (ints: compare by value)
             self.sampler, self._sampler_key = augment.PosSampler(counts), id(counts)
-        base = {"source_id": doc["source_id"], "labels": doc["labels"]}
+        base = {"source_id": doc["source_id"], "labels": doc["labels"], LABELED: True}
         known = {TEACHER_LOGITS: doc[TEACHER_LOGITS]} if TEACHER_LOGITS in doc else {}
         yield {**base, **known, "copy": 0, "text": doc["text"], "augmentations": []}
         if self.n_copies <= 0:
@@ -166,7 +169,7 @@ class _Augment(beam.DoFn):
 
 
 class _KeepFirst(beam.DoFn):
-    """Of records with one text, keeps originals first, then the lowest (source id, copy)."""
+    """Of records with one text, keeps originals first, labelled ones first, then the lowest (source id, copy)."""
 
     def setup(self):
         self.dropped = _Progress("duplicates_dropped")
@@ -176,7 +179,7 @@ class _KeepFirst(beam.DoFn):
         records = list(records)
         if len(records) > 1:
             self.dropped.inc(len(records) - 1)
-        yield min(records, key=lambda r: (r["copy"] > 0, r["source_id"], r["copy"]))
+        yield min(records, key=lambda r: (r["copy"] > 0, not r[LABELED], r["source_id"], r["copy"]))
 
 
 class DropDuplicates(beam.PTransform):
@@ -293,7 +296,7 @@ class _ToExample(beam.DoFn):
         from kdkeras.data import examples
 
         r = result.example
-        example = examples.make_example(r["text"], r["labels"], result.inference)
+        example = examples.make_example(r["text"], r["labels"], result.inference, r[LABELED])
         features = example.features.feature
         features[SOURCE_ID].bytes_list.value.append(r["source_id"].encode())
         features[AUGMENTATIONS].bytes_list.value.extend(a.encode() for a in r["augmentations"])
@@ -322,6 +325,9 @@ class TransferSet(beam.PTransform):
         self.tag_batch_size = tag_batch_size
 
     def expand(self, docs):
+        # Unlabelled documents join as they are (no augmentation): the teacher labels them.
+        docs, unlabeled = docs | "ByLabels" >> beam.Partition(lambda d, _: int(not d[LABELED]), 2)
+        unlabeled = unlabeled | "UnlabeledAsIs" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
         if self.multiplier > 1:
             tagged = (
                 docs
@@ -329,13 +335,11 @@ class TransferSet(beam.PTransform):
                 | "Tag" >> beam.ParDo(_Tag())
             )
             counts = tagged | "CountPosWords" >> beam.CombineGlobally(_CountWords())
-            records = (
-                tagged
-                | "Augment" >> beam.ParDo(_Augment(self.multiplier - 1, self.config), beam.pvalue.AsSingleton(counts))
-                | "DropDuplicates" >> DropDuplicates()
-            )
+            augmented = tagged | "Augment" >> beam.ParDo(
+                _Augment(self.multiplier - 1, self.config), beam.pvalue.AsSingleton(counts))
         else:
-            records = docs | "Originals" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+            augmented = docs | "Originals" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+        records = (augmented, unlabeled) | "WithUnlabeled" >> beam.Flatten() | "DropDuplicates" >> DropDuplicates()
         # Records read with teacher logits (originals from TeacherInference) keep them; the rest meet the teacher.
         known, unknown = records | "HasLogits" >> beam.Partition(lambda r, _: int(TEACHER_LOGITS not in r), 2)
         computed = unknown | "TeacherLogits" >> RunInference(self.model_handler)

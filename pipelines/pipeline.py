@@ -2,8 +2,9 @@
 
 ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → StudentTrainer
 (each student, plain and distilled, each seed) → Baselines → Evaluator →
-Exporter → Pusher. TransferSet (Beam: augmented train split with teacher logits) runs
-when the augment multiplier is above 1; distilled students then train on it.
+Exporter → Pusher. TransferSet (Beam: augmented train split with teacher logits, plus any
+unlabelled documents) runs when the augment multiplier is above 1 or there
+are unlabelled documents; distilled students then train on it.
 """
 
 import os
@@ -28,7 +29,7 @@ BASELINES = ("lr", "svm")
 
 def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_id=None,
                  multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None,
-                 skip_bad_rows=False, log=print):
+                 skip_bad_rows=False, unlabeled=None, log=print):
     """Runs the whole job and writes `report.json` in the run directory.
 
     Nothing is left behind when the input data is bad: if ExampleGen fails
@@ -49,6 +50,9 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
         beam_args: Beam pipeline options for the TransferSet component.
         skip_bad_rows: skip and count malformed data rows instead of
             stopping (ExampleGen's results and the report hold the counts).
+        unlabeled: a file of unlabelled documents; the teacher labels them
+            and they join the transfer set (which then runs even without
+            augmentation) as records without labels.
 
     Returns:
         `(report, run_dir)`.
@@ -63,17 +67,20 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     with removed_on_failure(run_dir):  # a first run that fails here leaves no folders behind
         examples = ExampleGen(
             dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"],
-            skip_bad_rows=skip_bad_rows,
+            skip_bad_rows=skip_bad_rows, unlabeled=unlabeled,
         ).run({}, run_dir, force, log)
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     seeds = [config["seed"] + k for k in range(config["seeds"])]
     kd_inputs = {"examples": logits}
-    if config["augment_multiplier"] > 1:
+    if config["augment_multiplier"] > 1 or unlabeled:
+        ts_inputs = {"examples": logits, "teacher": teacher}  # the originals keep TeacherInference's logits
+        if unlabeled:
+            ts_inputs["unlabeled"] = examples
         kd_inputs["transfer_set"] = TransferSet(
             multiplier=config["augment_multiplier"], augment_seed=config["seed"], beam_args=beam_args,
             **config["augment"],
-        ).run({"examples": logits, "teacher": teacher}, run_dir, force, log)  # originals keep their logits
+        ).run(ts_inputs, run_dir, force, log)
     trained = {}
     for student in students:  # plain students first: the teacher is checked against them before distilling
         settings = {**config["student"], **config["students"][student]}

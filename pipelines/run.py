@@ -54,6 +54,10 @@ def parser():
     p.add_argument("--run-id", type=cli.plain_name("run id"), help="run directory name (default: the profile)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
     p.add_argument("--force", action="store_true", help="recompute every component")
+    p.add_argument("--unlabeled", metavar="PATH",
+                   help="unlabelled in-domain documents for the transfer set (one per line, or .jsonl with a "
+                        "'text' field; gzip or not): the teacher labels them and distilled students learn from "
+                        "its logits on them")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed data rows and count them (default: stop at the first, naming file:line)")
     p.add_argument("--students", default=",".join(STUDENT_NAMES), type=_students,
@@ -72,6 +76,9 @@ def parser():
                    help="teacher reads long documents as up to N overlapping windows of its sequence length and "
                         "pools their logits, in training and for logits (default 1: truncate)")
     g.add_argument("--teacher-window-pooling", choices=["mean", "max"], help="pooling of window logits (default mean)")
+    g.add_argument("--teacher-pooling", choices=["cls", "pooled", "mean"],
+                   help="document vector of the teacher: the [CLS] state (default, the paper's), BERT's pooler on "
+                        "it, or the mean of the word-piece states")
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
@@ -107,7 +114,8 @@ def main(argv=None):
     overrides = {
         "teacher": {"backbone": args.backbone, "epochs": args.teacher_epochs,
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
-                    "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling},
+                    "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling,
+                    "pooling": args.teacher_pooling},
         "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"updates": args.student_updates} for name in STUDENT_NAMES},
         "alpha": args.alpha, "alpha_grid": args.alpha_grid, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
@@ -123,7 +131,7 @@ def main(argv=None):
         report, run_dir = pipeline.run_pipeline(
             args.dataset, config, args.output_dir, args.data_dir, args.run_id, multi_label, args.force,
             students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
-            skip_bad_rows=args.skip_bad_rows,
+            skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled,
         )
     except (DataError, BackboneError, ModelLoadError, UnsafePathError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)

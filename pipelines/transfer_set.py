@@ -38,6 +38,9 @@ def parser():
     p.add_argument("--examples", help="an ExampleGen artifact folder to read instead of --data-dir")
     p.add_argument("--teacher", required=True, help="a TeacherTrainer artifact folder (e.g. RUN/TeacherTrainer)")
     p.add_argument("--output", required=True, help="run folder; the transfer set goes to OUTPUT/TransferSet")
+    p.add_argument("--unlabeled", metavar="PATH",
+                   help="unlabelled documents to add (text lines or .jsonl with 'text', gzip or not), validated "
+                        "into OUTPUT/ExampleGen; remote runs read EXAMPLES/Split-unlabeled when it exists")
     p.add_argument("--augment-multiplier", type=int,
                    help="records per train document (default: the paper's, 3 Reuters, 4 IMDB/AAPD, 1 Yelp)")
     p.add_argument("--p-mask", type=float, default=0.1)
@@ -75,15 +78,20 @@ def main(argv=None):
             return _run_remote(args, params, beam_args, build_pipeline, beam_options)
         check_teacher_dir(args.teacher)  # before anything is written
         teacher = Artifact(args.teacher)
+        if args.examples and args.unlabeled:
+            raise ValueError("--unlabeled is read by ExampleGen: give --data-dir (or the shipped data), not --examples")
         if args.examples:
             examples = Artifact(args.examples)
         else:
             with removed_on_failure(args.output):
                 examples = ExampleGen(dataset=args.dataset, data_dir=args.data_dir,
-                                      multi_label=None if args.task is None else multi_label).run(
-                    {}, args.output, args.force)
+                                      multi_label=None if args.task is None else multi_label,
+                                      unlabeled=args.unlabeled).run({}, args.output, args.force)
+        inputs = {"examples": examples, "teacher": teacher}
+        if os.path.isdir(examples.path("Split-unlabeled")):
+            inputs["unlabeled"] = examples
         component = TransferSet(beam_args=beam_args or None, **params)
-        artifact = component.run({"examples": examples, "teacher": teacher}, args.output, args.force)
+        artifact = component.run(inputs, args.output, args.force)
     except (DataError, FileNotFoundError, ValueError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
@@ -107,9 +115,15 @@ def _run_remote(args, params, beam_args, build_pipeline, beam_options):
     config = augment.AugmentConfig(p_mask=params["p_mask"], p_pos=params["p_pos"], p_ngram=params["p_ngram"],
                                    max_ngram=params["max_ngram"], p_shuffle=params["p_shuffle"],
                                    n_iter=params["n_iter"], seed=params["augment_seed"])
+    if args.unlabeled:
+        raise ValueError("a remote run reads unlabelled documents from EXAMPLES/Split-unlabeled: run "
+                         "`python -m pipelines.transfer_set --unlabeled PATH` locally first (it validates them into "
+                         "OUTPUT/ExampleGen) and copy that folder to the bucket")
+    unlabeled = f"{args.examples}/Split-unlabeled/data_tfrecord-*.gz"
     pipeline = beam.Pipeline(options=beam_options(beam_args))
     build_pipeline(pipeline, f"{args.examples}/Split-train/data_tfrecord-*.gz", schema["num_classes"], args.teacher,
-                   f"{target}/Split-train/data_tfrecord", params["multiplier"], config, params["batch_size"])
+                   f"{target}/Split-train/data_tfrecord", params["multiplier"], config, params["batch_size"],
+                   unlabeled_pattern=unlabeled if tf.io.gfile.glob(unlabeled) else None)
     result = pipeline.run()
     result.wait_until_finish()
     tf.io.gfile.copy(f"{args.examples}/schema.json", f"{target}/schema.json", overwrite=True)

@@ -61,12 +61,16 @@ class Split:
         labels: int8 array of shape `(num_docs, num_classes)`, multi-hot bits.
         source: where the split was read from (file path, or a description).
         skipped: `BadRow`s left out of the split (with `on_bad_row="skip"`).
+        labeled: bool array, False for documents without labels (their
+            label bits are all 0; a transfer set's unlabelled records), or
+            None when every document is labelled.
     """
 
     texts: list
     labels: np.ndarray
     source: str = ""
     skipped: list = dataclasses.field(default_factory=list)
+    labeled: np.ndarray = None
 
     def __len__(self):
         return len(self.texts)

@@ -7,6 +7,7 @@ from kdkeras.distillation.losses import DistillationKL, task_loss
 
 LABELS = "labels"
 TEACHER_LOGITS = "teacher_logits"
+LABELED = "labeled"
 
 
 def _num_replicas():
@@ -34,6 +35,13 @@ class Distiller(keras.Model):
     carried with the data), or just the labels, in which case `teacher`
     computes the logits online from `x`. Labels are multi-hot for multi-label
     data and integer class ids for single-label data.
+
+    Documents without labels (unlabelled text the teacher labelled) can
+    share a batch with labelled ones: `y["labeled"]` (1.0 / 0.0 per example)
+    weighs the CE term per example, so an unlabelled document contributes
+    only `λ · KL`. Both terms stay averaged over the whole batch: over a
+    transfer set the objective is `Σ_labelled CE + λ · Σ_all KL`, divided by
+    the number of records.
 
     Under a `tf.distribute` strategy the losses are Keras `Loss` objects,
     which scale themselves by the number of replicas.
@@ -92,9 +100,11 @@ class Distiller(keras.Model):
         return self.student(inputs, training=training)
 
     def _targets(self, x, y):
+        labeled = None
         if isinstance(y, dict):
             labels = y[LABELS]
             teacher_logits = y.get(TEACHER_LOGITS)
+            labeled = y.get(LABELED)
         else:
             labels, teacher_logits = y, None
         if teacher_logits is None:
@@ -103,17 +113,21 @@ class Distiller(keras.Model):
                     "batch carries no 'teacher_logits' and the Distiller has no teacher model"
                 )
             teacher_logits = self.teacher(x, training=False)
-        return labels, tf.stop_gradient(teacher_logits)
+        return labels, tf.stop_gradient(teacher_logits), labeled
 
     def _compute_losses(self, x, y, sample_weight, training):
-        labels, teacher_logits = self._targets(x, y)
+        labels, teacher_logits, labeled = self._targets(x, y)
         logits = self.student(x, training=training)
-        student_loss = self.student_loss_fn(labels, logits, sample_weight=sample_weight)
+        task_weight = sample_weight
+        if labeled is not None:
+            labeled = keras.ops.cast(labeled, logits.dtype)
+            task_weight = labeled if sample_weight is None else labeled * keras.ops.cast(sample_weight, logits.dtype)
+        student_loss = self.student_loss_fn(labels, logits, sample_weight=task_weight)
         kd_loss = self.distillation_loss_fn(teacher_logits, logits, sample_weight=sample_weight)
         loss = student_loss + self.alpha * kd_loss
         if self.student.losses:
             loss = loss + keras.ops.sum(self.student.losses) / _num_replicas()
-        return labels, logits, loss, student_loss, kd_loss
+        return labels, logits, loss, student_loss, kd_loss, task_weight
 
     def _track(self, x, labels, logits, sample_weight, loss, student_loss, kd_loss):
         # Loss objects scaled the values by 1 / replicas for the gradient; undo for logging.
@@ -126,17 +140,17 @@ class Distiller(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            labels, logits, loss, student_loss, kd_loss = self._compute_losses(x, y, sample_weight, True)
+            labels, logits, loss, student_loss, kd_loss, task_weight = self._compute_losses(x, y, sample_weight, True)
             scaled_loss = self.optimizer.scale_loss(loss)
         weights = self.student.trainable_weights
         gradients = tape.gradient(scaled_loss, weights)
         self.optimizer.apply_gradients(zip(gradients, weights))
-        return self._track(x, labels, logits, sample_weight, loss, student_loss, kd_loss)
+        return self._track(x, labels, logits, task_weight, loss, student_loss, kd_loss)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        labels, logits, loss, student_loss, kd_loss = self._compute_losses(x, y, sample_weight, False)
-        return self._track(x, labels, logits, sample_weight, loss, student_loss, kd_loss)
+        labels, logits, loss, student_loss, kd_loss, task_weight = self._compute_losses(x, y, sample_weight, False)
+        return self._track(x, labels, logits, task_weight, loss, student_loss, kd_loss)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from kdkeras.data.hedwig import Split
+
 
 def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_lr"):
     """Builds a linear classifier over L2-normalised tf-idf vectors.
@@ -57,19 +59,22 @@ def _sparse_features(tokenizer, texts, batch_size=512):
     return normalize(sparse.vstack(rows).tocsr())
 
 
-def soft_targets(labels, multi_label, teacher_logits=None, alpha=0.0):
+def soft_targets(labels, multi_label, teacher_logits=None, alpha=0.0, labeled=None):
     """The targets whose cross-entropy equals `CE(labels) + α·KL(teacher ‖ student)` up to a constant and a factor.
 
     KL(t ‖ s) = CE(t, s) − H(t), and H(t) does not depend on the student, so
     the distillation objective is the cross-entropy against the mixture
     `(labels + α·p_teacher) / (1 + α)`, times `1 + α`: per label a
     Bernoulli target (multi-label), per document a distribution over classes.
+    A document without labels has only `α·KL`: its target is `p_teacher`,
+    weighted `α / (1 + α)` relative to a labelled one (see `row_weights`).
 
     Args:
         labels: label bits `(n, K)`.
         multi_label: sigmoid (True) or softmax (False) teacher probabilities.
         teacher_logits: `(n, K)` teacher logits, or None (labels only).
         alpha: the weight λ of the distillation term.
+        labeled: bool per document (False: no labels), or None (all labelled).
 
     Returns:
         float64 `(n, K)` targets in [0, 1] (rows sum to 1 when single-label).
@@ -83,27 +88,39 @@ def soft_targets(labels, multi_label, teacher_logits=None, alpha=0.0):
     else:
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-    return (targets + alpha * p) / (1.0 + alpha)
+    mixed = (targets + alpha * p) / (1.0 + alpha)
+    if labeled is not None:
+        mixed[~np.asarray(labeled, bool)] = p[~np.asarray(labeled, bool)]
+    return mixed
 
 
-def _fit_weights(x, targets, multi_label, C, seed):
+def row_weights(labeled, alpha):
+    """Per-document weights of the soft-target cross-entropy: 1, or `α / (1 + α)` for a document without labels."""
+    if labeled is None:
+        return None
+    return np.where(np.asarray(labeled, bool), 1.0, alpha / (1.0 + alpha))
+
+
+def _fit_weights(x, targets, multi_label, C, seed, weights=None):
     """`(kernel (V, K), bias (K,))` of L2-regularised logistic regression on soft targets, solved to convergence.
 
     A soft target q is a document seen once as positive with weight q and
     once as negative with weight 1 − q (multi-label, liblinear per label),
-    or once per class k with weight q_k (single-label, multinomial L-BFGS).
+    or once per class k with weight q_k (single-label, multinomial L-BFGS);
+    `weights` (per document) multiply those.
     """
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     n, k = targets.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, "float64")
     kernel, bias = np.zeros((x.shape[1], k), "float32"), np.zeros(k, "float32")
     if multi_label:
         doubled = sparse.vstack([x, x]).tocsr()
         side = np.r_[np.ones(n), np.zeros(n)]
         for label in range(k):
             q = targets[:, label]
-            weight = np.r_[q, 1.0 - q]
+            weight = np.r_[q * w, (1.0 - q) * w]
             keep = weight > 1e-12
             if side[keep].min() == side[keep].max():  # only one side has weight: the prior bias says it all
                 bias[label] = 12.0 if side[keep][0] == 1 else -12.0
@@ -114,7 +131,7 @@ def _fit_weights(x, targets, multi_label, C, seed):
         return kernel, bias
     rows = sparse.vstack([x] * k).tocsr()
     classes = np.repeat(np.arange(k), n)
-    weight = targets.T.reshape(-1)
+    weight = (targets * w[:, None]).T.reshape(-1)
     keep = weight > 1e-12
     clf = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, random_state=seed)
     clf.fit(rows[keep], classes[keep], sample_weight=weight[keep])
@@ -135,7 +152,8 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     The model is linear in its (normalised) features, so the objective of
     `kdkeras.distillation.Distiller` at temperature 1 with the labels'
     and the KL's mean over labels, `CE + λ·KL(teacher ‖ student)`, is a
-    convex logistic regression against `soft_targets`. It is solved
+    convex logistic regression against `soft_targets` (documents without
+    labels, `train.labeled` False, against the teacher alone). It is solved
     exactly (scikit-learn's liblinear / L-BFGS) for each inverse L2
     strength `C` in `grid`, and the `C` with the best dev score is kept, as
     for the scikit-learn baselines. The result is written into the model's
@@ -161,12 +179,18 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     """
     from kdkeras import metrics
 
+    labeled = train.labeled
+    if labeled is not None and (teacher_logits is None or alpha == 0):  # no labels and no teacher: nothing to learn
+        keep = np.flatnonzero(labeled)
+        train = Split([train.texts[i] for i in keep], train.labels[keep], train.source)
+        teacher_logits, labeled = None if teacher_logits is None else np.asarray(teacher_logits)[keep], None
     x, x_dev = _sparse_features(tokenizer, train.texts), _sparse_features(tokenizer, dev.texts)
-    targets = soft_targets(train.labels, multi_label, teacher_logits, alpha)
+    targets = soft_targets(train.labels, multi_label, teacher_logits, alpha, labeled)
+    weights = row_weights(labeled, alpha)
     layer, best, scores = model.get_layer("logits"), None, {}
     for C in grid:
         # The distillation objective is (1 + λ) times a cross-entropy: the same minimiser as C·(1 + λ).
-        kernel, bias = _fit_weights(x, targets, multi_label, C * (1.0 + alpha), seed)
+        kernel, bias = _fit_weights(x, targets, multi_label, C * (1.0 + alpha), seed, weights)
         scores[C] = metrics.score(dev.labels, np.asarray(x_dev @ kernel) + bias, multi_label)
         if log:
             log(f"C={C:g}: dev {scores[C]:.2f}")

@@ -97,12 +97,40 @@ def test_originals_read_with_teacher_logits_keep_them(upstream):
     np.testing.assert_allclose(np.stack([r["logits"] for r in copies]), expected, atol=1e-4)
 
 
+def test_unlabelled_documents_join_unaugmented_with_teacher_logits(upstream):
+    root, ex, teacher = upstream
+    unlabeled = root / "unlabeled.txt"
+    extra = [text for _, text in make_docs(12, 7)]
+    unlabeled.write_text("\n".join(extra + [ex_text(ex, 0)]) + "\n")  # the last one is also a train document
+    with_unlabeled = ExampleGen(name="ExampleGenU", dataset="custom", data_dir=str(root / "data"),
+                                unlabeled=str(unlabeled)).run({}, str(root / "run"), log=lambda *_: None)
+    split, _ = read_split(with_unlabeled, "unlabeled")
+    assert len(split) == 13 and not split.labeled.any() and not split.labels.any()
+    artifact = TransferSet(name="TransferSetU", multiplier=3, beam_args=IN_MEMORY).run(
+        {"examples": ex, "teacher": teacher, "unlabeled": with_unlabeled}, str(root / "run"), log=lambda *_: None)
+    stats = artifact.metadata["results"]
+    assert stats["records"] == 132 and stats["unlabeled_records"] == 12  # the duplicate keeps its labels
+    train, logits = read_split(artifact, "train", with_logits=True)
+    flags = dict(zip(train.texts, train.labeled))
+    assert sorted(t for t, f in flags.items() if not f) == sorted(" ".join(t.split()) for t in extra)
+    assert flags[ex_text(ex, 0)]
+    model, preprocessor = load_teacher(teacher)
+    rows = [i for i, f in enumerate(train.labeled) if not f]
+    np.testing.assert_allclose(logits[rows], training.predict_logits(model, preprocessor, [train.texts[i] for i in rows]),
+                               atol=1e-4)
+    assert not train.labels[rows].any()
+
+
+def ex_text(artifact, i):
+    return read_split(artifact, "train")[0].texts[i]
+
+
 def test_multiplier_one_is_the_train_split_with_logits(upstream):
     root, ex, teacher = upstream
     artifact = TransferSet(name="TransferSet1", multiplier=1, beam_args=IN_MEMORY).run(
         {"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
     records = read_records(artifact)
-    assert len(records) == 41 and not any(r["augmentations"] for r in records)
+    assert len(records) == 40 and not any(r["augmentations"] for r in records)  # the duplicate pair is one record
 
 
 @pytest.mark.slow

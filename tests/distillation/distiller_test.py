@@ -106,3 +106,33 @@ def test_compiled_metrics_are_reported():
     distiller.compile(optimizer="adam", metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
     logs = distiller.evaluate(x, {"labels": y, "teacher_logits": teacher}, verbose=0, return_dict=True)
     assert {"loss", "student_loss", "distillation_loss", "binary_accuracy"} <= set(logs)
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_documents_without_labels_train_on_the_distillation_term_only(multi_label):
+    # Σ_labelled CE + λ Σ_all KL over the batch size: an unlabelled row adds only its KL.
+    x, y, teacher = data(5, multi_label, n=48)
+    labeled = (np.arange(48) % 3 != 0).astype("float32")
+    student = dense_student(5)
+    alpha = 2.0
+    distiller = Distiller(student, multi_label=multi_label, alpha=alpha)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    s = np.asarray(student(x), np.float64)
+    if multi_label:
+        p = 1 / (1 + np.exp(-s))
+        ce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(1)
+        kd = np_bernoulli_kl(teacher, s) / s.shape[1]
+    else:
+        ce = -np.log(np_softmax(s)[np.arange(len(y)), y])
+        kd = np_categorical_kl(teacher, s)
+    expected = (labeled * ce).mean() + alpha * kd.mean()
+    target = {"labels": y, "teacher_logits": teacher, "labeled": labeled}
+    result = distiller.evaluate(x, target, batch_size=48, verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(expected, rel=1e-4)
+    history = distiller.fit(x, target, batch_size=48, epochs=1, verbose=0, shuffle=False).history
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-4)
+    # The labels of unlabelled rows do not matter.
+    scrambled = {**target, "labels": np.where(labeled[:, None] > 0, y, 1 - y) if multi_label
+                 else np.where(labeled > 0, y, (y + 1) % 5).astype("int32")}
+    again = distiller.evaluate(x, scrambled, batch_size=48, verbose=0, return_dict=True)
+    assert again["loss"] == pytest.approx(expected, rel=1e-4)

@@ -5,7 +5,7 @@ import pytest
 
 from kdkeras.data.hedwig import Split
 from kdkeras.models import build_tfidf_lr, fit_tfidf_lr
-from kdkeras.models.tfidf_lr import soft_targets
+from kdkeras.models.tfidf_lr import row_weights, soft_targets
 from kdkeras.text import WordTokenizer
 from tests.distillation.losses_test import np_bernoulli_kl, np_categorical_kl, np_softmax
 
@@ -36,6 +36,31 @@ def test_soft_target_cross_entropy_is_the_distillation_objective(multi_label):
     np.testing.assert_allclose(gaps[0], gaps[1], atol=1e-9)
     np.testing.assert_allclose(gaps[0], gaps[2], atol=1e-9)
     assert soft_targets(labels, multi_label) is not None and (soft_targets(labels, multi_label) == labels).all()
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_soft_targets_with_unlabelled_documents_are_the_distillation_objective(multi_label):
+    # Σ_labelled CE + λ Σ_all KL − (1 + λ) Σ w·CE(soft targets) does not depend on the student.
+    rng = np.random.default_rng(1)
+    labels = np.eye(4)[rng.integers(0, 4, 8)]
+    labeled = np.arange(8) % 2 == 0
+    labels[~labeled] = 0
+    teacher = rng.normal(size=(8, 4)) * 2
+    alpha = 1.5
+    q, w = soft_targets(labels, multi_label, teacher, alpha, labeled), row_weights(labeled, alpha)
+    gaps = []
+    for _ in range(3):
+        s = rng.normal(size=(8, 4)) * 2
+        if multi_label:
+            objective = labeled * _bce(labels, s).mean(1) + alpha * np_bernoulli_kl(teacher, s) / 4
+            soft = (1 + alpha) * w * _bce(q, s).mean(1)
+        else:
+            log_s = np.log(np_softmax(s))
+            objective = -(labels * log_s).sum(1) * labeled + alpha * np_categorical_kl(teacher, s)
+            soft = -(1 + alpha) * w * (q * log_s).sum(1)
+        gaps.append(objective.sum() - soft.sum())
+    assert gaps[0] == pytest.approx(gaps[1]) and gaps[0] == pytest.approx(gaps[2])
+    assert row_weights(None, alpha) is None
 
 
 def _toy(multi_label, n=120, seed=0):

@@ -136,6 +136,29 @@ def test_transfer_set_feeds_the_distilled_students(toy_dir, tmp_path):
     assert kd["inputs"]["transfer_set"].endswith("TransferSet") and "transfer_set" not in plain["inputs"]
 
 
+@pytest.mark.slow
+def test_unlabelled_documents_reach_the_distilled_students(toy_dir, tmp_path):
+    out_dir = str(tmp_path / "runs")
+    unlabeled = tmp_path / "more.jsonl"
+    unlabeled.write_text("".join(json.dumps({"text": text}) + "\n" for _, text in make_docs(40, 9)))
+    result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
+                 "--students", "lstm,lr", "--no-baselines", "--unlabeled", str(unlabeled),
+                 "--beam-args", "--runner=DirectRunner --direct_running_mode=in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = os.path.join(out_dir, "custom", "smoke")
+    stats = json.load(open(os.path.join(run_dir, "TransferSet", "transfer_set.json")))
+    assert stats["unlabeled_records"] == 40 and stats["records"] == 200  # multiplier 1: train + unlabelled
+    for student in ("lstm", "lr"):
+        kd = json.load(open(os.path.join(run_dir, f"StudentTrainer.kd_{student}.alpha1.seed0", "metadata.json")))
+        assert kd["results"]["train_records"] == 200
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\n\xff\n")
+    result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
+                 "--run-id", "bad", "--unlabeled", str(bad))
+    assert result.returncode == 2 and "bad.txt:2: not valid UTF-8" in result.stderr
+    assert not os.path.exists(os.path.join(out_dir, "custom", "bad"))
+
+
 def test_malformed_row_stops_run_naming_file_and_line(tmp_path):
     rows = make_docs(30)
     rows[6] = ("1010", rows[6][1])

@@ -1,0 +1,128 @@
+"""Teacher cost: `python -m pipelines.benchmark_teacher --sequence-lengths 128,256`.
+
+Measures what length-bucketed batches (`kdkeras.buckets`) save the DocBERT
+teacher on a dataset's train split: word-piece slots computed per epoch with
+every batch padded to the sequence length versus cut to its bucket, and the
+measured throughput of training steps and of inference in both modes, in
+real (non-padding) word pieces per second. Training steps start from the
+same backbone and are timed after a warm-up (XLA compiles each shape once).
+
+Writes a JSON results file (default `docs/results/teacher_cost_<dataset>.json`).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _timed_steps(model, batches, warmup):
+    """Seconds for `model.train_on_batch` over `batches` after `warmup` untimed ones (same shapes)."""
+    for x, y in batches[:warmup]:
+        model.train_on_batch(x, y)
+    started = time.perf_counter()
+    for x, y in batches[warmup:]:
+        model.train_on_batch(x, y)
+    return time.perf_counter() - started
+
+
+def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16, backbone="minilm", seed=0,
+            log=print):
+    """Padding and throughput with and without length buckets at one sequence length; returns a dict."""
+    import keras
+    import numpy as np
+
+    from kdkeras import buckets, training
+    from kdkeras.distillation import task_loss
+    from kdkeras.models import DocBERT, load_backbone
+
+    _, preprocessor = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
+    encoded = buckets.encode(texts, preprocessor)
+    n = len(encoded)
+    bucketed = buckets.training_batches(encoded, batch_size, seed, epoch=0)
+    plain = [np.arange(n)[i:i + batch_size] for i in range(0, n, batch_size)]
+    slots = {"padded": n * sequence_length, "bucketed": encoded.padded_count(bucketed)}
+    row = {
+        "sequence_length": sequence_length, "documents": n, "buckets": encoded.buckets,
+        "word_pieces": encoded.token_count, "truncated_documents": int((encoded.lengths >= sequence_length).sum()),
+        "slots_per_epoch": slots, "slot_saving": round(1 - slots["bucketed"] / slots["padded"], 4),
+        "share_real_padded": round(encoded.token_count / slots["padded"], 4),
+        "share_real_bucketed": round(encoded.token_count / slots["bucketed"], 4),
+    }
+    y = training.targets(np.asarray(labels), multi_label)
+    rng = np.random.default_rng(seed)
+    # The same documents in both modes: the first `steps` bucketed batches (a sample of all lengths).
+    sample = [bucketed[i] for i in rng.permutation(len(bucketed))[:steps] if len(bucketed[i]) == batch_size]
+    for mode in ("padded", "bucketed"):
+        keras.utils.set_random_seed(seed)
+        backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
+        model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label),
+                      jit_compile=True)
+        if mode == "bucketed":
+            batches = [(encoded.batch(b), y[b]) for b in sample]
+            # Warm-up: one batch of every shape in the sample (each shape compiles once).
+            shapes = {}
+            for b in sample:
+                shapes.setdefault(encoded.cut_length(b), b)
+            warm = [(encoded.batch(b), y[b]) for b in shapes.values()]
+        else:
+            batches = [({k: v[b] for k, v in encoded.inputs.items()}, y[b]) for b in sample]
+            warm = batches[:1]
+        _timed_steps(model, warm, len(warm))
+        seconds = _timed_steps(model, batches, 0)
+        real = int(sum(encoded.lengths[b].sum() for b in sample))
+        row[f"train_{mode}"] = {"steps": len(sample), "seconds": round(seconds, 2),
+                                "real_word_pieces_per_s": round(real / seconds, 1),
+                                "epoch_minutes_estimate": round(seconds / len(sample) * len(plain) / 60, 1)}
+        log(f"[teacher cost] MSL {sequence_length} {mode}: training {real / seconds:,.0f} real word pieces/s")
+        infer = sample[:steps]
+        for x, _ in warm:  # each shape traced once, as in training
+            model.predict_on_batch(x)
+        started = time.perf_counter()
+        if mode == "bucketed":
+            for b in infer:
+                model.predict_on_batch(encoded.batch(b))
+        else:
+            for b in infer:
+                model.predict_on_batch({k: v[b] for k, v in encoded.inputs.items()})
+        seconds = time.perf_counter() - started
+        row[f"inference_{mode}"] = {"seconds": round(seconds, 2), "real_word_pieces_per_s": round(real / seconds, 1)}
+        log(f"[teacher cost] MSL {sequence_length} {mode}: inference {real / seconds:,.0f} real word pieces/s")
+    row["train_speedup"] = round(row["train_bucketed"]["real_word_pieces_per_s"]
+                                 / row["train_padded"]["real_word_pieces_per_s"], 2)
+    return row
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m pipelines.benchmark_teacher", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="reuters")
+    p.add_argument("--data-dir", help="dataset folder (default: the shipped Reuters)")
+    p.add_argument("--sequence-lengths", default="128,256")
+    p.add_argument("--steps", type=int, default=24, help="timed training steps per mode")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--backbone", default="minilm")
+    p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json)")
+    args = p.parse_args(argv)
+
+    from components.base import write_json
+    from kdkeras.data import registry
+
+    spec = registry.get_dataset(args.dataset)
+    train = registry.load_dataset(spec, args.data_dir)[0]["train"]
+    rows = [measure(train.texts, train.labels, spec.multi_label, int(length), args.steps, args.batch_size,
+                    args.backbone) for length in args.sequence_lengths.split(",")]
+    result = {"dataset": args.dataset, "command": "python -m pipelines.benchmark_teacher " + " ".join(argv or sys.argv[1:]),
+              "batch_size": args.batch_size, "backbone": args.backbone, "cpu_count": os.cpu_count(), "rows": rows}
+    output = args.output or os.path.join("docs", "results", f"teacher_cost_{args.dataset}.json")
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    write_json(output, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
