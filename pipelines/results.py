@@ -4,7 +4,8 @@ Reads the run reports copied into `docs/results/` (`table2_<dataset>.json`,
 a `report.json` of `pipelines.run` plus a `command` and `machine` entry),
 benchmark files (`table3_<dataset>.json`, a `benchmark.json` of
 `pipelines.benchmark` plus `command` and `title`), long-document files
-(`windows_<dataset>.json` from `pipelines.benchmark_windows`) and sweep files
+(`windows_<dataset>.json` from `pipelines.benchmark_windows`), teacher-cost files
+(`teacher_cost_<dataset>.json` from `pipelines.benchmark_teacher`) and sweep files
 (`sweep_*.json` from `pipelines.sweep`, with their `.png` plots), and writes the
 tables of `docs/results.md` between its `<!-- results:begin -->` and
 `<!-- results:end -->` markers, so every number on that page comes from a
@@ -117,6 +118,26 @@ def windows_table(result):
     return "\n".join(lines)
 
 
+def teacher_cost_table(result):
+    """Markdown table of a `pipelines.benchmark_teacher` file: padding and throughput with and without buckets."""
+    lines = ["| MSL | documents cut | real share, padded | real share, bucketed | slots saved | "
+             "train real wp/s, padded | bucketed | speed-up | inference real wp/s, padded | bucketed | "
+             "epoch min, padded → bucketed |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['sequence_length']} | {100 * r['truncated_documents'] / r['documents']:.0f} % | "
+            f"{100 * r['share_real_padded']:.0f} % | {100 * r['share_real_bucketed']:.0f} % | "
+            f"{100 * r['slot_saving']:.0f} % | {r['train_padded']['real_word_pieces_per_s']:,.0f} | "
+            f"{r['train_bucketed']['real_word_pieces_per_s']:,.0f} | {r['train_speedup']:.2f}× | "
+            f"{r['inference_padded']['real_word_pieces_per_s']:,.0f} | "
+            f"{r['inference_bucketed']['real_word_pieces_per_s']:,.0f} | "
+            f"{r['train_padded']['epoch_minutes_estimate']:.1f} → {r['train_bucketed']['epoch_minutes_estimate']:.1f} |")
+    lines.append(f"\n{result['rows'][0]['documents']} train documents, batch {result['batch_size']}, "
+                 f"{result['cpu_count']} CPU cores; buckets {', '.join(str(r['buckets']) for r in result['rows'])}.")
+    return "\n".join(lines)
+
+
 def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
@@ -147,6 +168,14 @@ def render(results_dir=RESULTS_DIR):
                      f"tokens every {result['stride']} word pieces ({result['metric']})\n")
         parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
         parts.append(windows_table(result))
+    for path in sorted(glob.glob(os.path.join(results_dir, "teacher_cost_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        name = os.path.splitext(os.path.basename(path))[0]
+        parts.append(f"### {name}: teacher cost with and without length buckets ({result['dataset']}, "
+                     f"{result['backbone']})\n")
+        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
+        parts.append(teacher_cost_table(result) + "\n")
     for path in sorted(glob.glob(os.path.join(results_dir, "sweep_*.json"))):
         with open(path) as f:
             result = json.load(f)

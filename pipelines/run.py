@@ -8,7 +8,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
 
 from kdkeras.data import registry
-from pipelines import cli
+from pipelines import cli, configs
 
 DESCRIPTION = """Distil a DocBERT teacher into small students and export them.
 
@@ -48,8 +48,9 @@ def parser():
     p.add_argument("--dataset", required=True, choices=sorted(registry.DATASETS), help=_datasets_help())
     p.add_argument("--data-dir", help="dataset folder: <split>.tsv[.gz] in hedwig layout or <split>.jsonl[.gz] "
                                       "with label names and labels.txt (default: the shipped copy, reuters only)")
-    p.add_argument("--profile", default="quick", choices=["quick", "paper", "smoke"],
-                   help="quick: ~30 min on 2 CPU cores (Reuters); paper: the paper's settings; smoke: tiny, ~1 min")
+    p.add_argument("--profile", default="quick", choices=list(configs.PROFILES),
+                   help="quick: ~35 min on 2 CPU cores (Reuters); reference: the longest teacher that fits ~2.5 h "
+                        "there, 3 student seeds; paper: the paper's settings; smoke: tiny, ~1 min")
     p.add_argument("--output-dir", default="saved_models", help="root of run artifacts (default: saved_models)")
     p.add_argument("--run-id", type=cli.plain_name("run id"), help="run directory name (default: the profile)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
@@ -107,7 +108,7 @@ def main(argv=None):
     from kdkeras.models import ModelLoadError
     from kdkeras.models.backbones import BackboneError
     from kdkeras.paths import UnsafePathError
-    from pipelines import configs, pipeline
+    from pipelines import pipeline
 
     spec = registry.get_dataset(args.dataset)
     multi_label = None if args.task is None else args.task == "multi_label"

@@ -72,3 +72,51 @@ def test_bucketed_teacher_training_learns(tiny, tmp_path):
                                   work_dir=str(tmp_path), jit_compile=False, verbose=0)
     loss = result["history"]["loss"]
     assert len(loss) == 8 and loss[-1] < loss[0] and result["dev_score"] > 60
+
+
+class _Killed(Exception):
+    pass
+
+
+def _train_tiny_teacher(tiny_texts, work_dir):
+    import keras
+
+    from kdkeras.data.hedwig import Split
+
+    backbone, preprocessor = load_backbone("tiny", 32, train_texts=tiny_texts, seed=0)
+    keras.utils.set_random_seed(0)
+    labels = np.asarray([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [1, 0], [1, 0], [0, 1]] * 3, "int8")
+    model = DocBERT(backbone, num_classes=2)
+    result = training.fit_teacher(model, preprocessor, Split(TEXTS, labels, "toy"), Split(TEXTS, labels, "toy"),
+                                  True, 3, batch_size=4, learning_rate=1e-3, work_dir=work_dir, jit_compile=False,
+                                  verbose=0)
+    return result, [w.numpy() for w in model.weights]
+
+
+def test_bucketed_teacher_training_resumes_to_the_same_result(tmp_path, monkeypatch):
+    reference, reference_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "ref"))
+    original = training.EpochBackup.on_epoch_end
+
+    def killed(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise _Killed()
+
+    with monkeypatch.context() as m:
+        m.setattr(training.EpochBackup, "on_epoch_end", killed)
+        with pytest.raises(_Killed):
+            _train_tiny_teacher(TEXTS, str(tmp_path / "work"))
+    resumed, resumed_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "work"))
+    assert resumed == reference and len(reference["history"]["loss"]) == 3
+    for a, b in zip(reference_weights, resumed_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_each_epoch_reads_its_own_batches(tiny):
+    _, preprocessor = tiny
+    encoded = buckets.encode(TEXTS, preprocessor)
+    epochs = buckets.BucketedEpochs(encoded, np.arange(len(TEXTS)), batch_size=5, seed=1)
+    for epoch in (0, 3):
+        epochs.on_epoch_begin(epoch)
+        got = [y.numpy().tolist() for _, y in epochs.dataset()]
+        assert got == [b.tolist() for b in buckets.training_batches(encoded, 5, 1, epoch)]
