@@ -65,13 +65,7 @@ PROFILES = {
         seeds=3,
         teacher=dict(backbone="minilm", sequence_length=256, epochs=8, batch_size=16, learning_rate=1e-4),
         student=dict(sequence_length=200, max_tokens=30000, word_vectors="teacher_pca"),
-        students=dict(
-            lstm=dict(updates=1200, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
-                embedding_dim=96, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(updates=1200, learning_rate=3e-3, hparams=dict(
-                embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(updates=600, learning_rate=2e-2, hparams=dict()),
-        ),
+        students=None,  # the quick profile's students with twice the updates (see below)
     ),
     # Tiny models and data: about a minute. Used by the tests.
     "smoke": dict(
@@ -88,6 +82,12 @@ PROFILES = {
         ),
         alpha_grid=(0.0, 1.0),
     ),
+}
+
+
+PROFILES["reference"]["students"] = {
+    name: {**copy.deepcopy(student), "updates": 2 * student["updates"]}
+    for name, student in PROFILES["quick"]["students"].items()
 }
 
 

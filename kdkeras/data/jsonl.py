@@ -82,9 +82,7 @@ def _parse_row(path, lineno, raw, index, multi_label):
     row = parse_object(path, lineno, raw)
     if row is None:
         return None
-    text = row.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise BadRowError(path, lineno, "empty text", "missing or empty 'text'")
+    text = text_field(path, lineno, row)
     if "labels" in row:
         names = row["labels"]
         if not isinstance(names, list):
@@ -107,5 +105,12 @@ def _parse_row(path, lineno, raw, index, multi_label):
     ids = sorted(set(ids))
     if not multi_label and len(ids) != 1:
         raise BadRowError(path, lineno, "label count", f"single-label data needs exactly one label, found {len(ids)}")
-    # Text is kept on one line, like hedwig's TSV (tabs and newlines become spaces).
-    return " ".join(text.split()), ids
+    return text, ids
+
+
+def text_field(path, lineno, row):
+    """The row's `"text"` on one line (whitespace runs become one space, as in hedwig's TSV), or raises `BadRowError`."""
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRowError(path, lineno, "empty text", "missing or empty 'text'")
+    return " ".join(text.split())

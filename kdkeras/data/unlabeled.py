@@ -18,7 +18,7 @@ Example:
 
 from kdkeras.data import hedwig
 from kdkeras.data.hedwig import BadRowError, DataError, check_on_bad_row
-from kdkeras.data.jsonl import parse_object
+from kdkeras.data.jsonl import parse_object, text_field
 
 BOM = b"\xef\xbb\xbf"
 
@@ -52,11 +52,7 @@ def read_unlabeled(path, on_bad_row="raise", limit=None):
             raw = raw[len(BOM):]
         if jsonl:
             row = parse_object(path, lineno, raw)
-            if row is None:
-                return None
-            text = row.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise BadRowError(path, lineno, "empty text", "missing or empty 'text'")
+            return None if row is None else text_field(path, lineno, row)
         else:
             try:
                 text = raw.decode("utf-8")
