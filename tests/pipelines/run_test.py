@@ -192,7 +192,7 @@ def test_configs_follow_the_paper():
     assert quick["augment_multiplier"] == 3  # the quick profile distils on the paper's transfer set
     assert configs.build_config("reuters", True, "quick", {"alpha_grid": [2.0]})["alpha_grid"] == [0.0, 2.0]
     reference = configs.build_config("reuters", True, "reference")
-    assert reference["seeds"] == 3 and reference["teacher"]["sequence_length"] == 256
+    assert reference["seeds"] == 3 and reference["teacher"]["sequence_length"] == 128
     assert reference["alpha_grid"] == [0.0, 1.0, 4.0] and reference["augment_multiplier"] == 3
     assert configs.build_config("reuters", True, "reference", {"seeds": 1})["seeds"] == 1
     with pytest.raises(ValueError):
