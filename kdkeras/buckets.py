@@ -2,8 +2,9 @@
 
 A `keras_hub.models.BertTextClassifierPreprocessor` pads every document to
 its `sequence_length`. Here documents are tokenised once (`encode`), each
-batch is cut to the bucket length of its longest document (a few fixed
-lengths, `bucket_lengths`, so XLA compiles a handful of shapes), and batches
+batch is cut to the bucket length of its longest document (at most eight
+steps up to the sequence length, `bucket_lengths`, so XLA compiles a handful
+of shapes), and batches
 are made of documents of similar length: in training, the epoch's shuffled
 documents are sorted by length within chunks of `chunk_batches` batches
 and the batches are then shuffled (a function of `(seed, epoch)` alone, so a
@@ -34,19 +35,25 @@ def supports(preprocessor):
             and not hasattr(preprocessor, "num_windows"))
 
 
-def bucket_lengths(sequence_length, count=5, multiple=8):
-    """The cut lengths for a maximum of `sequence_length`: `sequence_length · (1/8, 1/4, 1/2, 3/4, 1)`.
+def bucket_lengths(sequence_length, count=None, multiple=8):
+    """The cut lengths for a maximum of `sequence_length`: `k/count · sequence_length` for k = 1 … count.
 
     Args:
         sequence_length: the preprocessor's (longest) length.
-        count: how many lengths (at most 5; the shortest are dropped first).
+        count: how many equal steps up to `sequence_length`; default one per
+            16 word pieces, between 2 and 8 (each is a shape XLA compiles).
         multiple: lengths are rounded up to a multiple of this.
 
     Returns:
         Sorted distinct lengths, the last one `sequence_length`.
+
+    Example:
+    >>> bucket_lengths(256), bucket_lengths(64)
+    ([32, 64, 96, 128, 160, 192, 224, 256], [16, 32, 48, 64])
     """
-    fractions = (1 / 8, 1 / 4, 1 / 2, 3 / 4, 1)[-count:]
-    lengths = {min(sequence_length, int(np.ceil(sequence_length * f / multiple) * multiple)) for f in fractions}
+    count = count or min(8, max(2, sequence_length // 16))
+    lengths = {min(sequence_length, int(np.ceil(sequence_length * k / count / multiple) * multiple))
+               for k in range(1, count + 1)}
     return sorted(lengths | {sequence_length})
 
 

@@ -7,6 +7,7 @@ from kdkeras import buckets, training
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.windows import WindowedPreprocessor
 
+SMALL = [8, 16, 24, 32]  # bucket lengths for the tiny 32-piece backbone
 TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
          "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
 
@@ -17,21 +18,22 @@ def tiny():
 
 
 def test_bucket_lengths():
-    assert buckets.bucket_lengths(128) == [16, 32, 64, 96, 128]
-    assert buckets.bucket_lengths(512) == [64, 128, 256, 384, 512]
-    assert buckets.bucket_lengths(64, count=3) == [32, 48, 64]
-    assert buckets.bucket_lengths(20) == [8, 16, 20]
+    assert buckets.bucket_lengths(256) == [32, 64, 96, 128, 160, 192, 224, 256]
+    assert buckets.bucket_lengths(512) == [64, 128, 192, 256, 320, 384, 448, 512]
+    assert buckets.bucket_lengths(64) == [16, 32, 48, 64] and buckets.bucket_lengths(32) == [16, 32]
+    assert buckets.bucket_lengths(128, count=4) == [32, 64, 96, 128] and buckets.bucket_lengths(12) == [8, 12]
 
 
 def test_encode_and_cut(tiny):
     _, preprocessor = tiny
-    encoded = buckets.encode(TEXTS, preprocessor, batch_size=5)
+    encoded = buckets.encode(TEXTS, preprocessor, batch_size=5, buckets=SMALL)
     full = preprocessor(TEXTS)
     np.testing.assert_array_equal(encoded.inputs["token_ids"], np.asarray(full["token_ids"]))
     np.testing.assert_array_equal(encoded.lengths, np.asarray(full["padding_mask"]).sum(1))
     assert encoded.buckets == [8, 16, 24, 32] and encoded.token_count == encoded.lengths.sum()
     short = np.flatnonzero(encoded.lengths <= 8)
     assert len(short) and encoded.batch(short)["token_ids"].shape == (len(short), 8)
+    assert buckets.encode(TEXTS, preprocessor).buckets == [16, 32]
     assert encoded.cut_length(np.arange(len(TEXTS))) == 32
 
 
@@ -40,6 +42,8 @@ def test_cut_batches_give_the_full_length_logits_in_input_order(tiny, pooling):
     backbone, preprocessor = tiny
     model = DocBERT(backbone, num_classes=3, pooling=pooling)
     expected = np.asarray(model.predict(preprocessor(TEXTS), verbose=0))
+    got = buckets.predict_logits(model, buckets.encode(TEXTS, preprocessor, buckets=SMALL), batch_size=4)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
     got = buckets.predict_texts(model, preprocessor, TEXTS, batch_size=4)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     windowed = WindowedPreprocessor(preprocessor, num_windows=2)
@@ -48,7 +52,7 @@ def test_cut_batches_give_the_full_length_logits_in_input_order(tiny, pooling):
 
 def test_training_batches_are_a_deterministic_partition_with_less_padding(tiny):
     _, preprocessor = tiny
-    encoded = buckets.encode(TEXTS * 10, preprocessor)
+    encoded = buckets.encode(TEXTS * 10, preprocessor, buckets=SMALL)
     n, size = len(encoded), 16
     first = buckets.training_batches(encoded, size, seed=3, epoch=2, chunk_batches=4)
     again = buckets.training_batches(encoded, size, seed=3, epoch=2, chunk_batches=4)
@@ -114,7 +118,7 @@ def test_bucketed_teacher_training_resumes_to_the_same_result(tmp_path, monkeypa
 
 def test_each_epoch_reads_its_own_batches(tiny):
     _, preprocessor = tiny
-    encoded = buckets.encode(TEXTS, preprocessor)
+    encoded = buckets.encode(TEXTS, preprocessor, buckets=SMALL)
     epochs = buckets.BucketedEpochs(encoded, np.arange(len(TEXTS)), batch_size=5, seed=1)
     for epoch in (0, 3):
         epochs.on_epoch_begin(epoch)
