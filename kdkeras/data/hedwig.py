@@ -80,6 +80,19 @@ class Split:
         return self.labels.argmax(axis=1).astype("int32")
 
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, as Windows editors and spreadsheet exports write
+SKIP_HINT = "--skip-bad-rows (on_bad_row='skip') skips and counts them"
+
+
+def decode_line(path, lineno, raw):
+    """A raw line as text, or raises `BadRowError` saying it is not UTF-8 and how to fix it."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRowError(path, lineno, "not UTF-8", f"not valid UTF-8 ({e.reason} at byte {e.start}); "
+                          "re-save the file as UTF-8") from None
+
+
 def find_split_file(data_dir, split, extension=".tsv"):
     """Returns the path of `split` in `data_dir` (`<split><extension>`, plain or `.gz`), or None."""
     for name in (f"{split}{extension}", f"{split}{extension}.gz"):
@@ -94,7 +107,10 @@ def read_rows(path, parse, on_bad_row="raise", what="documents", limit=None):
 
     Shared by the readers of every format: `parse` returns a row, None for a
     line to ignore, or raises `BadRowError`, which stops the read
-    (`on_bad_row="raise"`) or is recorded and skipped (`"skip"`).
+    (`on_bad_row="raise"`) or is recorded and skipped (`"skip"`). A UTF-8
+    byte-order mark at the start of the file is dropped. When the first bad
+    row stops the read, the rest of the file is still parsed (one pass) so
+    that the error can say how many more rows are bad.
 
     Args:
         path: the file.
@@ -111,25 +127,32 @@ def read_rows(path, parse, on_bad_row="raise", what="documents", limit=None):
     """
     check_on_bad_row(on_bad_row)
     opener = gzip.open if path.endswith(".gz") else open
-    rows, skipped = [], []
+    rows, skipped, first_error = [], [], None
     try:
         with opener(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
-                if limit and len(rows) >= limit:
+                if limit and len(rows) >= limit and first_error is None:
                     break
+                if lineno == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
                 try:
                     row = parse(lineno, raw)
                 except BadRowError as e:
-                    if on_bad_row == "raise":
-                        raise
+                    if on_bad_row == "raise" and first_error is None:
+                        first_error = e
                     skipped.append(e.row)
                     continue
-                if row is not None:
+                if row is not None and first_error is None:
                     rows.append(row)
     except (OSError, EOFError) as e:
         if isinstance(e, FileNotFoundError):
             raise DataError(f"{path}: file not found") from None
         raise DataError(f"{path}: cannot read ({e})") from None
+    if first_error is not None:
+        more = len(skipped) - 1
+        first_error.args = (f"{first_error} ({f'{more} more bad rows' if more != 1 else '1 more bad row'} in this "
+                            f"file; {SKIP_HINT})" if more else f"{first_error} ({SKIP_HINT})",)
+        raise first_error
     if not rows:
         raise DataError(f"{path}: no {what}" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
     return rows, skipped
@@ -148,12 +171,14 @@ def read_labels_file(path):
             raw = f.read()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
     names = []
     for i, line in enumerate(raw.splitlines(), 1):
         try:
-            names.append(line.decode("utf-8").strip())
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}:{i}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+            names.append(decode_line(path, i, line).strip())
+        except BadRowError as e:
+            raise DataError(str(e)) from None
     while names and not names[-1]:
         names.pop()
     for i, name in enumerate(names, 1):
@@ -203,12 +228,25 @@ def read_split(path, num_classes=None, multi_label=True, on_bad_row="raise"):
     return Split(texts=texts, labels=labels, source=path, skipped=skipped)
 
 
+def first_label_width(path):
+    """`(line, bits)`: the width of the label field on the first line of a TSV file that has one, or None."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if lineno == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
+                if b"\t" in raw:
+                    bits = raw.split(b"\t", 1)[0].strip()
+                    return (lineno, len(bits)) if bits and not bits.strip(b"01") else None
+    except (OSError, EOFError):
+        return None  # read_split says what is wrong with the file
+    return None
+
+
 def _parse_row(path, lineno, raw, num_classes, multi_label):
     """`(bits, text)` of one raw TSV line, or raises `BadRowError`."""
-    try:
-        line = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as e:
-        raise BadRowError(path, lineno, "not UTF-8", f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    line = decode_line(path, lineno, raw).rstrip("\r\n")
     if not line.strip():
         raise BadRowError(path, lineno, "empty line", "empty line")
     if "\t" not in line:

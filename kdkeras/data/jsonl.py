@@ -62,10 +62,7 @@ def read_split(path, label_names, multi_label=True, on_bad_row="raise"):
 
 def parse_object(path, lineno, raw):
     """The JSON object on one raw line, None for a blank line, or raises `BadRowError`."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadRowError(path, lineno, "not UTF-8", f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    line = hedwig.decode_line(path, lineno, raw)
     if not line.strip():
         return None
     try:

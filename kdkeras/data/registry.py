@@ -163,6 +163,8 @@ def load_dataset(spec, data_dir=None, dev_fraction=0.1, on_bad_row="raise"):
                 )
             splits[split] = jsonl.read_split(path, names, spec.multi_label, on_bad_row)
         else:
+            if names:
+                _check_labels_file(labels_path, names, path)
             splits[split] = hedwig.read_split(path, num_classes, spec.multi_label, on_bad_row)
         num_classes = splits[split].labels.shape[1]
     if "test" not in splits:
@@ -172,6 +174,15 @@ def load_dataset(spec, data_dir=None, dev_fraction=0.1, on_bad_row="raise"):
     if names is None:
         names = [f"class_{i}" for i in range(num_classes)]
     return splits, names
+
+
+def _check_labels_file(labels_path, names, split_path):
+    """Raises `DataError` naming labels.txt when its class count differs from the label bits of `split_path`."""
+    first = hedwig.first_label_width(split_path)
+    if first is not None and first[1] != len(names):
+        line, width = first
+        raise hedwig.DataError(f"{labels_path}: names {len(names)} classes, but {split_path}:{line} has {width} "
+                               f"label bits; labels.txt needs one name per bit")
 
 
 def bad_row_summary(splits, max_examples=10):

@@ -17,10 +17,8 @@ Example:
 """
 
 from kdkeras.data import hedwig
-from kdkeras.data.hedwig import BadRowError, DataError, check_on_bad_row
+from kdkeras.data.hedwig import DataError, check_on_bad_row
 from kdkeras.data.jsonl import parse_object, text_field
-
-BOM = b"\xef\xbb\xbf"
 
 
 def is_jsonl(path):
@@ -48,20 +46,11 @@ def read_unlabeled(path, on_bad_row="raise", limit=None):
     jsonl = is_jsonl(path)
 
     def parse(lineno, raw):
-        if lineno == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM):]
         if jsonl:
             row = parse_object(path, lineno, raw)
             return None if row is None else text_field(path, lineno, row)
-        else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise BadRowError(path, lineno, "not UTF-8",
-                                  f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
-            if not text.strip():
-                return None
-        return " ".join(text.split())
+        text = hedwig.decode_line(path, lineno, raw)
+        return " ".join(text.split()) or None
 
     if not isinstance(path, str) or not path:
         raise DataError(f"{path!r}: not a file path")

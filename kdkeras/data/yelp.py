@@ -46,13 +46,11 @@ def _parse_review(path, lineno, raw):
     review = jsonl.parse_object(path, lineno, raw)
     if review is None:
         return None
-    rating, text = review.get("stars"), review.get("text")
+    rating = review.get("stars")
     is_number = isinstance(rating, (int, float)) and not isinstance(rating, bool)
     if not is_number or int(rating) != rating or not 1 <= rating <= 5:
         raise BadRowError(path, lineno, "stars", f"'stars' must be an integer 1-5, got {rating!r}")
-    if not isinstance(text, str) or not text.strip():
-        raise BadRowError(path, lineno, "empty text", "missing or empty 'text'")
-    return " ".join(text.split()), int(rating)
+    return jsonl.text_field(path, lineno, review), int(rating)
 
 
 def split_reviews(reviews, seed=0, fractions=(0.8, 0.1, 0.1)):

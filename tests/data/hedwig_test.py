@@ -32,6 +32,20 @@ def test_bad_rows_name_file_and_line(tmp_path, content, message):
         hedwig.read_split(write(tmp_path / "x.tsv", content), 3)
 
 
+def test_the_first_bad_row_says_how_many_more_are_bad_and_how_to_skip_them(tmp_path):
+    path = write(tmp_path / "x.tsv", "101\tok\n10\tshort\n101\tfine\n1\tx\n101 no tab\n")
+    with pytest.raises(hedwig.DataError) as e:
+        hedwig.read_split(path, 3)
+    assert str(e.value).endswith("x.tsv:2: label field has 2 bits, expected 3 (2 more bad rows in this file; "
+                                 "--skip-bad-rows (on_bad_row='skip') skips and counts them)")
+    one = write(tmp_path / "y.tsv", "101\tok\n10\tshort\n")
+    with pytest.raises(hedwig.DataError, match=r"y\.tsv:2: .* \(--skip-bad-rows \(on_bad_row='skip'\) skips"):
+        hedwig.read_split(one, 3)
+    latin = write(tmp_path / "z.tsv", b"101\tcaf\xe9\n")
+    with pytest.raises(hedwig.DataError, match=r"z\.tsv:1: not valid UTF-8 .*; re-save the file as UTF-8"):
+        hedwig.read_split(latin, 3)
+
+
 def test_single_label_needs_one_bit(tmp_path):
     path = write(tmp_path / "x.tsv", "100\tok\n110\ttwo labels\n")
     with pytest.raises(hedwig.DataError, match=r"x\.tsv:2: single-label data needs exactly one bit"):

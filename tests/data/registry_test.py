@@ -44,9 +44,30 @@ def test_missing_train_and_test(tmp_path):
 
 
 def test_label_width_must_match_labels_file(tmp_path):
+    # labels.txt is what disagrees with the data: the error names it, its class count and the bits found.
     d = write_hedwig(str(tmp_path / "d"), {"train": [("1010", "four bits")], "test": make_docs(3)})
-    with pytest.raises(hedwig.DataError, match=r"train\.tsv:1: label field has 4 bits, expected 3"):
+    with pytest.raises(hedwig.DataError, match=r"labels\.txt: names 3 classes, but .*train\.tsv:1 has 4 label bits"):
         registry.load_dataset(registry.get_dataset("custom"), d)
+    with open(os.path.join(d, "labels.txt"), "w") as f:
+        f.write("a\nb\n")
+    write_hedwig(d, {"train": make_docs(5), "test": make_docs(3)}, labels=False)
+    with pytest.raises(hedwig.DataError, match=r"labels\.txt: names 2 classes, but .*train\.tsv:1 has 3 label bits"):
+        registry.load_dataset(registry.get_dataset("custom"), d)
+
+
+def test_files_saved_with_a_byte_order_mark_and_crlf_read_as_usual(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    bom = b"\xef\xbb\xbf"
+    (d / "labels.txt").write_bytes(bom + b"grain\r\noil\r\nmoney\r\n")
+    rows = make_docs(12)
+    (d / "train.tsv").write_bytes(bom + "".join(f"{b}\t{t}\r\n" for b, t in rows).encode())
+    (d / "dev.tsv").write_bytes(bom + b"010\toil wheat\r\n")
+    (d / "test.jsonl").write_bytes(bom + b'{"text": "oil wheat", "labels": ["oil"]}\r\n')
+    splits, names = registry.load_dataset(registry.get_dataset("custom"), str(d))
+    assert names == ["grain", "oil", "money"] and splits["train"].texts[0] == rows[0][1]
+    assert splits["train"].labels[0].tolist() == [int(b) for b in rows[0][0]]
+    assert splits["test"].labels.tolist() == [[0, 1, 0]]
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")),

@@ -60,6 +60,13 @@ def with_row(line_no, raw):
     return write
 
 
+def short_labels_file(tmp_path):
+    d = hedwig_dir(tmp_path)
+    with open(os.path.join(d, "labels.txt"), "w") as f:
+        f.write("grain\noil\n")
+    return d
+
+
 def jsonl_dir(tmp_path):
     d = tmp_path / "data"
     d.mkdir()
@@ -84,7 +91,11 @@ DATA_CASES = {
     "a row without a tab": (with_row(4, b"010 no tab here\n"), "train.tsv:4: no tab between label bits and text"),
     "empty text": (with_row(2, b"010\t   \n"), "train.tsv:2: empty text"),
     "bytes that are not UTF-8": (with_row(9, b"010\tcaf\xe9 au lait\n"),
-                                 "train.tsv:9: not valid UTF-8 (invalid continuation byte at byte 7)"),
+                                 "train.tsv:9: not valid UTF-8 (invalid continuation byte at byte 7); re-save the "
+                                 "file as UTF-8"),
+    "labels.txt with fewer names than label bits": (short_labels_file, "labels.txt: names 2 classes, but "),
+    "several bad rows": (with_row(3, b"11\tshort\n"), "train.tsv:3: label field has 2 bits, expected 3 ("
+                         "--skip-bad-rows (on_bad_row='skip') skips and counts them)"),
     "a label name not in labels.txt": (jsonl_dir, "train.jsonl:4: label 'xyz' not in labels.txt (grain, oil, money)"),
     "a missing train split": (lambda t: write_hedwig(str(t / "data"), {"dev": make_docs(5), "test": make_docs(5)}),
                               "data: no train.tsv[.gz] or train.jsonl[.gz] (found: dev.tsv, labels.txt, test.tsv)"),
