@@ -69,3 +69,26 @@ def safe_join(root, *parts):
     if os.path.commonpath([base, os.path.abspath(path)]) != base:
         raise UnsafePathError(f"{os.path.join(*map(os.fspath, parts))!r} would leave {root}")
     return path
+
+
+class OutputDirError(ValueError):
+    """An output folder that is a file, or cannot be created or written."""
+
+
+def check_output_dir(path, what="output dir"):
+    """Raises `OutputDirError` naming `path` unless it is (or can be made) a writable folder. Creates nothing.
+
+    Example:
+    >>> check_output_dir("saved_models")
+    """
+    current = os.path.abspath(path)
+    while not os.path.exists(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    if not os.path.isdir(current):
+        where = "is a file" if current == os.path.abspath(path) else f"is inside a file ({current})"
+        raise OutputDirError(f"{path}: {what} {where}, not a folder")
+    if not os.access(current, os.W_OK | os.X_OK):
+        raise OutputDirError(f"{path}: {what} cannot be written ({current} is not writable)")

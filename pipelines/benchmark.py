@@ -197,11 +197,18 @@ def main(argv=None):
     if not os.path.exists(os.path.join(args.run_dir, "Exporter", "metadata.json")):
         print(f"error: {args.run_dir}: no finished Exporter artifact; run python -m pipelines.run first", file=sys.stderr)
         return 2
-    result = benchmark(args.run_dir, args.docs)
-    result["command"] = "python -m pipelines.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = os.path.join(args.run_dir, BENCHMARK_FILE)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
+    from components.base import write_json
+    from components.lock import RunLock, RunLockedError
+
+    try:
+        with RunLock(args.run_dir):  # timings of a run being written would be wrong, and it would be rewritten
+            result = benchmark(args.run_dir, args.docs)
+            result["command"] = "python -m pipelines.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
+            path = os.path.join(args.run_dir, BENCHMARK_FILE)
+            write_json(path, result)
+    except RunLockedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(format_table(result))
     print(f"\nbenchmark: {path}")
     return 0

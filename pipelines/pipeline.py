@@ -20,7 +20,8 @@ from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet
 from kdkeras.models import backbones
-from kdkeras.paths import check_name, safe_join
+from components.lock import RunLock
+from kdkeras.paths import check_name, check_output_dir, safe_join
 
 REPORT_FILE = "report.json"
 DEFAULT_STUDENTS = ("lstm", "kimcnn", "lr")
@@ -60,15 +61,38 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     Raises:
         kdkeras.paths.UnsafePathError: `dataset` or `run_id` is not a plain
             directory name.
+        kdkeras.paths.OutputDirError: `output_dir` is a file or cannot be
+            written.
+        components.lock.RunLockedError: another process is writing the run
+            directory.
     """
     run_dir = safe_join(output_dir, check_name(dataset, "dataset"),
                         check_name(run_id or config["profile"], "run id"))
+    check_output_dir(output_dir, "--output-dir")
     _check_teacher_backbone(config["teacher"].get("backbone"))
+    lock = RunLock(run_dir)
     with removed_on_failure(run_dir):  # a first run that fails here leaves no folders behind
-        examples = ExampleGen(
-            dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"],
-            skip_bad_rows=skip_bad_rows, unlabeled=unlabeled,
-        ).run({}, run_dir, force, log)
+        lock.acquire()  # one writer per run directory
+        try:
+            examples = ExampleGen(
+                dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"],
+                skip_bad_rows=skip_bad_rows, unlabeled=unlabeled,
+            ).run({}, run_dir, force, log)
+        except BaseException:
+            lock.release()
+            raise
+    if lock.taken_over:
+        log(f"[run] took over the lock of pid {lock.taken_over.get('pid')}, which ended without releasing it")
+    try:
+        return _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines,
+                               beam_args, unlabeled, log)
+    finally:
+        lock.release()
+
+
+def _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines, beam_args,
+                    unlabeled, log):
+    """Everything after ExampleGen (see `run_pipeline`)."""
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     seeds = [config["seed"] + k for k in range(config["seeds"])]

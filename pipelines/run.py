@@ -107,7 +107,8 @@ def main(argv=None):
     from kdkeras.data.hedwig import DataError
     from kdkeras.models import ModelLoadError
     from kdkeras.models.backbones import BackboneError
-    from kdkeras.paths import UnsafePathError
+    from components.lock import RunLockedError
+    from kdkeras.paths import OutputDirError, UnsafePathError
     from pipelines import pipeline
 
     spec = registry.get_dataset(args.dataset)
@@ -134,7 +135,7 @@ def main(argv=None):
             students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
             skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled,
         )
-    except (DataError, BackboneError, ModelLoadError, UnsafePathError) as e:
+    except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print()

@@ -268,14 +268,21 @@ def main(argv=None):
     args = parser().parse_args(argv)
     key, values = args.vary
     fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
+    import contextlib
+
+    from components.lock import RunLock, RunLockedError
+
     try:
-        if args.teacher:
-            result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, args.seeds, fixed, args.name, args.force,
-                                                  command=_command_line(argv))
-        else:
-            result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd, fixed,
-                                          args.name, args.force, command=_command_line(argv))
-    except (FileNotFoundError, ValueError) as e:
+        # One writer per run directory (a missing one is reported by the sweep itself).
+        lock = RunLock(args.run_dir, _command_line(argv)) if os.path.isdir(args.run_dir) else contextlib.nullcontext()
+        with lock:
+            if args.teacher:
+                result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, args.seeds, fixed, args.name,
+                                                      args.force, command=_command_line(argv))
+            else:
+                result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd,
+                                              fixed, args.name, args.force, command=_command_line(argv))
+    except (FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print()

@@ -62,6 +62,7 @@ def _is_remote(path):
 def main(argv=None):
     args, beam_args = parser().parse_known_args(argv)
     from components.base import Artifact, removed_on_failure
+    from components.lock import RunLock, RunLockedError
     from components.example_gen import ExampleGen
     from components.transfer_set import TransferSet, beam_options, build_pipeline, check_teacher_dir
     from kdkeras.data.hedwig import DataError
@@ -91,8 +92,9 @@ def main(argv=None):
         if os.path.isdir(examples.path("Split-unlabeled")):
             inputs["unlabeled"] = examples
         component = TransferSet(beam_args=beam_args or None, **params)
-        artifact = component.run(inputs, args.output, args.force)
-    except (DataError, FileNotFoundError, ValueError) as e:
+        with RunLock(args.output):  # one writer per run directory
+            artifact = component.run(inputs, args.output, args.force)
+    except (DataError, FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print(json.dumps(artifact.metadata["results"], indent=2))

@@ -355,3 +355,15 @@ def test_sweep_names_cannot_leave_the_run(tmp_path, capsys):
         status, err, _ = cli(sweep.main, argv, capsys)
         assert status == 2 and len(err) == 1 and err[0].startswith(message), err
     assert files_under(tmp_path) == before
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    data_dir = hedwig_dir(tmp_path)
+    target = tmp_path / "runs"
+    target.write_text("not a folder")
+    for out_dir, message in ((target, "--output-dir is a file, not a folder"),
+                             (target / "sub", "--output-dir is inside a file")):
+        status, err, _ = cli(run.main, smoke(data_dir, out_dir), capsys)
+        assert status == 2 and len(err) == 1 and err[0] == f"error: {out_dir}: {message}" + (
+            f" ({target}), not a folder" if "inside" in message else ""), err
+    assert target.read_text() == "not a folder"
