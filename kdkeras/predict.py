@@ -1,6 +1,7 @@
 """Predict labels of raw texts with an exported student (SavedModel or `.tflite`).
 
     python -m kdkeras.predict PATH "text" ["text" ...] [--top-k K] [--json]
+    python -m kdkeras.predict PATH --input FILE|- [--output OUT] [--format jsonl|tsv]
 
 PATH is a SavedModel directory written by `kdkeras.export.export_saved_model`
 or a `.tflite` file written by `kdkeras.tflite.export_tflite`. Label names and
@@ -255,6 +256,51 @@ class Predictor:
         return out
 
 
+    def predict_file(self, path, output, *, output_format="jsonl", batch_size=256, on_bad_row="raise"):
+        """Classifies every document of a file and writes one result per document.
+
+        The input is read like unlabelled text (`kdkeras.data.unlabeled`): one
+        document per line, or JSON lines with a `text` field (`.jsonl`),
+        gzipped or not; every line is validated before anything is written
+        (a bad line is a `DataError` naming the file and line, or is skipped
+        with `on_bad_row="skip"`).
+
+        Args:
+            path: the input file.
+            output: a writable text stream.
+            output_format: `"jsonl"` (`{"text", "labels": [{"label", "probability"}]}`)
+                or `"tsv"` (`labels<TAB>text`, labels comma-separated).
+            batch_size: documents per model call.
+            on_bad_row: `"raise"` or `"skip"`.
+
+        Returns:
+            `{"documents", "skipped", "seconds", "docs_per_s"}`.
+
+        Example:
+        >>> Predictor.load("bundle/model.tflite").predict_file("news.txt", sys.stdout)
+        """
+        import time  # noqa: PLC0415
+
+        from kdkeras.data.unlabeled import read_unlabeled  # noqa: PLC0415
+
+        if output_format not in ("jsonl", "tsv"):
+            raise ValueError(f"output_format must be 'jsonl' or 'tsv', got {output_format!r}")
+        texts, skipped = read_unlabeled(path, on_bad_row)
+        started = time.perf_counter()
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start:start + batch_size]
+            for text, row in zip(batch, self.predict_proba(batch)):
+                chosen = [(self.label_names[i], float(row[i])) for i in self.decide(row)]
+                if output_format == "jsonl":
+                    record = {"text": text, "labels": [{"label": n, "probability": round(p, 6)} for n, p in chosen]}
+                    output.write(json.dumps(record, ensure_ascii=False) + "\n")
+                else:
+                    output.write(",".join(n for n, _ in chosen) + "\t" + text + "\n")
+        seconds = time.perf_counter() - started
+        return {"documents": len(texts), "skipped": len(skipped), "seconds": round(seconds, 3),
+                "docs_per_s": round(len(texts) / seconds, 1) if seconds > 0 else None}
+
+
 def _saved_model_fn(path):
     import tensorflow as tf  # noqa: PLC0415 (the .tflite path runs without it)
 
@@ -326,7 +372,14 @@ def _parser():
         description="Predict labels of texts with an exported student (SavedModel directory or .tflite file).",
     )
     p.add_argument("path", help="SavedModel directory or .tflite file (serving bundle files beside it)")
-    p.add_argument("texts", nargs="+", metavar="text", help="texts to classify")
+    p.add_argument("texts", nargs="*", metavar="text", help="texts to classify")
+    p.add_argument("--input", metavar="FILE",
+                   help="classify every document of FILE instead (one per line, or .jsonl with 'text'; gzip or not; "
+                        "- for standard input, read as JSON lines when its first line is a JSON object)")
+    p.add_argument("--output", metavar="FILE", help="with --input: write results here (default: standard output)")
+    p.add_argument("--format", choices=["jsonl", "tsv"], default="jsonl", help="with --input: output format")
+    p.add_argument("--batch-size", type=int, default=256, help="with --input: documents per model call")
+    p.add_argument("--skip-bad-rows", action="store_true", help="with --input: skip and count bad lines")
     p.add_argument("--top-k", type=int, default=0, metavar="K", help="also show the K most probable labels")
     p.add_argument("--json", action="store_true", help="one JSON object per text instead of text lines")
     return p
@@ -338,6 +391,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.top_k < 0:
         parser.error("--top-k must be >= 0")
+    if bool(args.texts) == bool(args.input):
+        parser.error("give texts to classify or --input FILE (not both)")
+    if args.input:
+        return _predict_file(parser.prog, args)
     try:
         texts = check_texts(args.texts)
         predictor = Predictor.load(args.path)
@@ -358,6 +415,47 @@ def main(argv=None):
         print("  labels: " + ", ".join(f"{n} ({p:.3f})" for n, p in labels))
         if args.top_k:
             print(f"  top {args.top_k}: " + ", ".join(f"{n} ({p:.3f})" for n, p in top))
+    return 0
+
+
+def _predict_file(prog, args):
+    """`--input FILE`: every document of a file, results to `--output` (written atomically) or stdout."""
+    import tempfile  # noqa: PLC0415
+
+    from kdkeras.data.hedwig import DataError  # noqa: PLC0415
+
+    source, tmp = args.input, None
+    try:
+        predictor = Predictor.load(args.path)
+        if source == "-":  # standard input: spooled to a file, so it is validated before any output
+            data = sys.stdin.buffer.read()
+            first = next((line for line in data.lstrip(b"\xef\xbb\xbf").splitlines() if line.strip()), b"")
+            suffix = ".jsonl" if first.lstrip().startswith(b"{") else ".txt"  # JSON lines when they look like it
+            with tempfile.NamedTemporaryFile("wb", suffix=suffix, delete=False) as f:
+                f.write(data)
+            source = tmp = f.name
+        on_bad_row = "skip" if args.skip_bad_rows else "raise"
+        if args.output:
+            partial = args.output + ".tmp"
+            with open(partial, "w", encoding="utf-8") as out:
+                stats = predictor.predict_file(source, out, output_format=args.format, batch_size=args.batch_size,
+                                               on_bad_row=on_bad_row)
+            os.replace(partial, args.output)
+        else:
+            stats = predictor.predict_file(source, sys.stdout, output_format=args.format,
+                                           batch_size=args.batch_size, on_bad_row=on_bad_row)
+    except (ServingError, DataError, OSError, ValueError) as e:
+        message = " ".join(str(e).split()).replace(tmp, "<stdin>") if tmp else " ".join(str(e).split())
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    finally:
+        if tmp:
+            os.unlink(tmp)
+        if args.output and os.path.exists(args.output + ".tmp"):
+            os.unlink(args.output + ".tmp")
+    skipped = f", {stats['skipped']} bad lines skipped" if stats["skipped"] else ""
+    print(f"{prog}: {stats['documents']} documents in {stats['seconds']:.2f} s ({stats['docs_per_s']} docs/s, "
+          f"{predictor.kind}){skipped}", file=sys.stderr)
     return 0
 
 

@@ -122,3 +122,37 @@ def test_cli_errors_are_clear(bundle, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([os.path.join(bundle, "model.tflite")])  # no text
     assert exit_info.value.code == 2
+
+
+def test_cli_classifies_a_file_or_standard_input(bundle, tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_bytes(b"\xef\xbb\xbf" + f"{OIL}\r\n\r\nwheat corn harvest\r\n".encode())
+    out = tmp_path / "out.jsonl"
+    lite = cli(os.path.join(bundle, "model.tflite"), "--input", str(docs), "--output", str(out),
+               check_no_tensorflow=True)
+    assert lite.returncode == 0, lite.stderr[-2000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in records] == [OIL, "wheat corn harvest"] and records[0]["labels"][0]["label"] == "oil"
+    assert "2 documents in" in lite.stderr and "docs/s, tflite" in lite.stderr
+    code = ("import subprocess, sys\n"
+            f"r = subprocess.run([sys.executable, '-m', 'kdkeras.predict', {os.path.join(bundle, 'saved_model')!r}, "
+            "'--input', '-', '--format', 'tsv'], input=sys.argv[1].encode(), capture_output=True)\n"
+            "sys.stdout.write(r.stdout.decode()); sys.stderr.write(r.stderr.decode()); sys.exit(r.returncode)\n")
+    piped = subprocess.run([sys.executable, "-c", code, '{"text": "' + OIL + '"}\n'], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert piped.stdout.startswith("oil") and piped.stdout.rstrip().endswith(OIL)
+
+
+def test_a_bad_input_line_is_one_error_naming_the_line_and_writes_nothing(bundle, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"text": "oil"}\n{"text": ""}\n{"text": "grain"}\n')
+    out = tmp_path / "out.jsonl"
+    bad = cli(os.path.join(bundle, "model.tflite"), "--input", str(docs), "--output", str(out))
+    assert bad.returncode == 2 and "docs.jsonl:2: missing or empty 'text'" in bad.stderr and not out.exists()
+    assert not os.path.exists(str(out) + ".tmp")
+    skipped = cli(os.path.join(bundle, "model.tflite"), "--input", str(docs), "--output", str(out),
+                  "--skip-bad-rows")
+    assert skipped.returncode == 0 and len(out.read_text().splitlines()) == 2 and "1 bad lines skipped" in skipped.stderr
+    both = cli(os.path.join(bundle, "model.tflite"), "some text", "--input", str(docs))
+    assert both.returncode == 2 and "not both" in both.stderr
