@@ -142,55 +142,43 @@ def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
 
+def _sweep_title(result):
+    title = f"{result['model']} over {result['key']}"
+    if result.get("fixed"):
+        title += " (" + ", ".join(f"{k}={v}" for k, v in result["fixed"].items()) + ")"
+    return title
+
+
+# Per kind of results file: its pattern, the heading after its name, the line after "Source: …" and the table.
+KINDS = (
+    ("table2_*.json", lambda r: f"{r['dataset']} ({r.get('title', r['profile'] + ' profile')})",
+     None, table2),
+    ("table3_*.json", lambda r: r.get("title", r["run_dir"]), None, table3),
+    ("windows_*.json", lambda r: f"teacher of `{r['run_dir']}` reading windows of {r['sequence_length']} tokens "
+                                 f"every {r['stride']} word pieces ({r['metric']})", None, windows_table),
+    ("teacher_cost_*.json", lambda r: f"teacher cost with and without length buckets ({r['dataset']}, "
+                                      f"{r['backbone']})", None, teacher_cost_table),
+    ("sweep_*.json", _sweep_title,
+     lambda r: f"; teacher dev/test {r['teacher']['dev']:.2f} / {r['teacher']['test']:.2f}", sweep_table),
+)
+
+
 def render(results_dir=RESULTS_DIR):
     """The generated part of the results page."""
     parts = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "table2_*.json"))):
-        with open(path) as f:
-            result = json.load(f)
-        name = os.path.splitext(os.path.basename(path))[0]
-        parts.append(f"### {name}: {result['dataset']} ({result.get('title', result['profile'] + ' profile')})\n")
-        parts.append(f"Command: `{result['command']}`  \nMachine: {result['machine']}  \n"
-                     f"Source: `{os.path.relpath(path, os.path.dirname(results_dir))}`\n")
-        parts.append(table2(result) + "\n")
-    for path in sorted(glob.glob(os.path.join(results_dir, "table3_*.json"))):
-        with open(path) as f:
-            result = json.load(f)
-        name = os.path.splitext(os.path.basename(path))[0]
-        parts.append(f"### {name}: {result.get('title', result['run_dir'])}\n")
-        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
-        parts.append(table3(result) + "\n")
-    for path in sorted(glob.glob(os.path.join(results_dir, "windows_*.json"))):
-        with open(path) as f:
-            result = json.load(f)
-        name = os.path.splitext(os.path.basename(path))[0]
-        parts.append(f"### {name}: teacher of `{result['run_dir']}` reading windows of {result['sequence_length']} "
-                     f"tokens every {result['stride']} word pieces ({result['metric']})\n")
-        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
-        parts.append(windows_table(result))
-    for path in sorted(glob.glob(os.path.join(results_dir, "teacher_cost_*.json"))):
-        with open(path) as f:
-            result = json.load(f)
-        name = os.path.splitext(os.path.basename(path))[0]
-        parts.append(f"### {name}: teacher cost with and without length buckets ({result['dataset']}, "
-                     f"{result['backbone']})\n")
-        parts.append(f"Command: `{result['command']}`  \nSource: `{_source(path, results_dir)}`\n")
-        parts.append(teacher_cost_table(result) + "\n")
-    for path in sorted(glob.glob(os.path.join(results_dir, "sweep_*.json"))):
-        with open(path) as f:
-            result = json.load(f)
-        name = os.path.splitext(os.path.basename(path))[0]
-        title = f"{result['model']} over {result['key']}"
-        if result.get("fixed"):
-            title += " (" + ", ".join(f"{k}={v}" for k, v in result["fixed"].items()) + ")"
-        parts.append(f"### {name}: {title}\n")
-        parts.append(f"Command: `{result.get('command', '')}`  \nSource: "
-                     f"`{os.path.relpath(path, os.path.dirname(results_dir))}`; teacher dev/test "
-                     f"{result['teacher']['dev']:.2f} / {result['teacher']['test']:.2f}\n")
-        parts.append(sweep_table(result) + "\n")
-        plot = os.path.splitext(path)[0] + ".png"
-        if os.path.exists(plot):
-            parts.append(f"![{name}]({_source(plot, results_dir)})\n")
+    for pattern, title, note, table in KINDS:
+        for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
+            with open(path) as f:
+                result = json.load(f)
+            name = os.path.splitext(os.path.basename(path))[0]
+            parts.append(f"### {name}: {title(result)}\n")
+            machine = f"Machine: {result['machine']}  \n" if "machine" in result and table is table2 else ""
+            parts.append(f"Command: `{result.get('command', '')}`  \n{machine}Source: "
+                         f"`{_source(path, results_dir)}`{note(result) if note else ''}\n")
+            parts.append(table(result) + ("" if table is windows_table else "\n"))
+            plot = os.path.splitext(path)[0] + ".png"
+            if table is sweep_table and os.path.exists(plot):
+                parts.append(f"![{name}]({_source(plot, results_dir)})\n")
     return "\n".join(parts)
 
 
