@@ -69,6 +69,11 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
             assert os.path.exists(os.path.join(bundle, name)), name
         formats = json.load(open(os.path.join(bundle, "formats.json")))
         assert formats["tflite"]["agreement_with_keras"] >= 0.99 and formats["saved_model"]["agreement_with_keras"] == 1
+        # The model card's headline is the exported model's score on the whole test split, as in the report.
+        full = formats["keras"]["test_all"]
+        assert full == pytest.approx(report["models"]["kd_" + student]["test"]) and formats["keras"]["test_documents"] == 40
+        card = open(os.path.join(bundle, "model_card.md")).read()
+        assert f"**Test micro_f1: {full:.2f} %** on all 40 test documents (this model, Keras); dev " in card
     # The first push of each distilled student is blessed and served as version 1.
     for student in students:
         assert os.path.exists(os.path.join(out_dir, "custom", "serving", "kd_" + student, "1", "saved_model"))
