@@ -100,8 +100,7 @@ class ExampleGen(Component):
         rows = {}
         for split_name, split in splits.items():
             if limit:
-                split = hedwig.Split(split.texts[:limit], split.labels[:limit], split.source,
-                                     labeled=None if split.labeled is None else split.labeled[:limit])
+                split = split.subset(np.arange(min(limit, len(split))))
             examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split)
             rows[split_name] = len(split)
         schema = {

@@ -85,9 +85,7 @@ class StudentTrainer(Component):
         if "transfer_set" in inputs:
             train, teacher_logits = _in_text_order(train, teacher_logits)
         if train.labeled is not None and not p["distill"]:  # a plain student learns from labelled documents only
-            keep = np.flatnonzero(train.labeled)
-            train = dataclasses.replace(train, texts=[train.texts[i] for i in keep], labels=train.labels[keep],
-                                        labeled=None)
+            train = dataclasses.replace(train.subset(np.flatnonzero(train.labeled)), labeled=None)
         dev, _ = read_split(inputs["examples"], "dev")
         spec = models.get_student(p["student"])
         tokenizer = WordTokenizer.adapt(train.texts, p["max_tokens"], p["sequence_length"], spec.features)
@@ -140,9 +138,7 @@ def _in_text_order(split, logits):
     vocabulary and batches must not.
     """
     order = np.asarray(sorted(range(len(split.texts)), key=split.texts.__getitem__), dtype=np.int64)
-    split = dataclasses.replace(split, texts=[split.texts[i] for i in order], labels=split.labels[order],
-                                labeled=None if split.labeled is None else split.labeled[order])
-    return split, None if logits is None else logits[order]
+    return split.subset(order), None if logits is None else logits[order]
 
 
 def load_student(artifact):

@@ -4,8 +4,8 @@ A `keras_hub.models.BertTextClassifierPreprocessor` pads every document to
 its `sequence_length`. Here documents are tokenised once (`encode`), each
 batch is cut to the bucket length of its longest document (at most eight
 steps up to the sequence length, `bucket_lengths`, so XLA compiles a handful
-of shapes), and batches
-are made of documents of similar length: in training, the epoch's shuffled
+of shapes), and batches are made of documents of similar length: in
+training, the epoch's shuffled
 documents are sorted by length within chunks of `chunk_batches` batches
 and the batches are then shuffled (a function of `(seed, epoch)` alone, so a
 resumed training sees the same batches); in inference, documents are sorted
@@ -16,7 +16,7 @@ full-length one (up to float rounding).
 
 Example:
 >>> encoded = encode(texts, preprocessor)
->>> encoded.token_count, encoded.padded_count(batch_size=16)
+>>> encoded.token_count, encoded.padded_count(training_batches(encoded, 16, seed=0, epoch=0))
 >>> logits = predict_logits(teacher, encoded, batch_size=64)
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 KEYS = ("token_ids", "padding_mask", "segment_ids")
+_INPUT_SPEC = {k: tf.TensorSpec([None, None], tf.int32) for k in KEYS}  # a batch of cut inputs
 
 
 def supports(preprocessor):
@@ -81,8 +82,11 @@ class Encoded:
 
     def cut_length(self, indices):
         """The bucket length that holds the longest of the documents `indices`."""
-        longest = int(self.lengths[indices].max())
-        return next(b for b in self.buckets if b >= longest)
+        return self.buckets[int(np.searchsorted(self.buckets, self.lengths[indices].max()))]
+
+    def document_cuts(self):
+        """Each document's own bucket length."""
+        return np.asarray(self.buckets)[np.searchsorted(self.buckets, self.lengths)]
 
     def batch(self, indices):
         """The inputs of documents `indices`, cut to their bucket length."""
@@ -165,10 +169,9 @@ class BucketedEpochs(keras.callbacks.Callback):
 
     def dataset(self):
         """A `tf.data.Dataset` of one epoch's `(inputs, y)` batches, re-read for every epoch."""
-        spec = {k: tf.TensorSpec([None, None], tf.int32) for k in KEYS}
         y_spec = tf.TensorSpec([None, *self.y.shape[1:]], tf.as_dtype(self.y.dtype))
         cardinality = int(np.ceil(len(self.encoded) / self.batch_size))
-        ds = tf.data.Dataset.from_generator(self._generate, output_signature=(spec, y_spec))
+        ds = tf.data.Dataset.from_generator(self._generate, output_signature=(_INPUT_SPEC, y_spec))
         return ds.apply(tf.data.experimental.assert_cardinality(cardinality)).prefetch(2)
 
 
@@ -181,8 +184,7 @@ def inference_batches(encoded, batch_size):
 def inference_dataset(encoded, batch_size):
     """`(dataset, order)`: length-sorted input batches and the document index of each row they give."""
     batches = inference_batches(encoded, batch_size)
-    spec = {k: tf.TensorSpec([None, None], tf.int32) for k in KEYS}
-    ds = tf.data.Dataset.from_generator(lambda: (encoded.batch(b) for b in batches), output_signature=spec)
+    ds = tf.data.Dataset.from_generator(lambda: (encoded.batch(b) for b in batches), output_signature=_INPUT_SPEC)
     order = np.concatenate(batches) if batches else np.zeros(0, "int64")
     return ds.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2), order
 
@@ -198,16 +200,10 @@ def predict_texts(model, preprocessor, texts, batch_size=64, verbose=0):
 
 def predict_logits(model, encoded, batch_size=64, verbose=0):
     """Logits of `model` for `encoded` documents, batched by length, returned in the documents' order."""
-    batches = inference_batches(encoded, batch_size)
-    out = None
-    progress = keras.utils.Progbar(len(batches)) if verbose else None
-    for i, indices in enumerate(batches):
-        logits = np.asarray(model.predict_on_batch(encoded.batch(indices)))
-        if out is None:
-            out = np.zeros((len(encoded), logits.shape[-1]), logits.dtype)
-        out[indices] = logits
-        if progress:
-            progress.update(i + 1)
-    if out is None:
-        out = np.zeros((0, model.output_shape[-1]), "float32")
+    if not len(encoded):
+        return np.zeros((0, model.output_shape[-1]), "float32")
+    ds, order = inference_dataset(encoded, batch_size)
+    logits = np.asarray(model.predict(ds, verbose=verbose))
+    out = np.empty_like(logits)
+    out[order] = logits
     return out

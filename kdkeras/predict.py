@@ -422,14 +422,14 @@ def _predict_file(prog, args):
     """`--input FILE`: every document of a file, results to `--output` (written atomically) or stdout."""
     import tempfile  # noqa: PLC0415
 
-    from kdkeras.data.hedwig import DataError  # noqa: PLC0415
+    from kdkeras.data.hedwig import BOM, DataError  # noqa: PLC0415
 
     source, tmp = args.input, None
     try:
         predictor = Predictor.load(args.path)
         if source == "-":  # standard input: spooled to a file, so it is validated before any output
             data = sys.stdin.buffer.read()
-            first = next((line for line in data.lstrip(b"\xef\xbb\xbf").splitlines() if line.strip()), b"")
+            first = next((line for line in data.removeprefix(BOM).splitlines() if line.strip()), b"")
             suffix = ".jsonl" if first.lstrip().startswith(b"{") else ".txt"  # JSON lines when they look like it
             with tempfile.NamedTemporaryFile("wb", suffix=suffix, delete=False) as f:
                 f.write(data)

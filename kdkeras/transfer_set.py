@@ -246,7 +246,7 @@ class TeacherModelHandler(ModelHandler):
             return [PredictionResult(r, row) for r, row in zip(batch, logits)]
         # Length buckets: each document runs in a [BUCKET_ROWS, its bucket length] batch, whatever its neighbours.
         encoded = buckets.encode(texts, model.preprocessor)
-        cuts = np.asarray([encoded.cut_length([i]) for i in range(len(texts))])
+        cuts = encoded.document_cuts()
         logits = [None] * len(texts)
         for cut in np.unique(cuts):
             members = np.flatnonzero(cuts == cut)
@@ -303,6 +303,11 @@ class _ToExample(beam.DoFn):
         yield example.SerializeToString(deterministic=True)  # protobuf map order is per process otherwise
 
 
+def _as_original(doc):
+    """A document as it is, as the transfer set's record of its original (copy 0, no augmentation)."""
+    return {**doc, "copy": 0, "augmentations": []}
+
+
 class TransferSet(beam.PTransform):
     """Documents → serialized `tf.train.Example`s of the transfer set.
 
@@ -327,7 +332,7 @@ class TransferSet(beam.PTransform):
     def expand(self, docs):
         # Unlabelled documents join as they are (no augmentation): the teacher labels them.
         docs, unlabeled = docs | "ByLabels" >> beam.Partition(lambda d, _: int(not d[LABELED]), 2)
-        unlabeled = unlabeled | "UnlabeledAsIs" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+        unlabeled = unlabeled | "UnlabeledAsIs" >> beam.Map(_as_original)
         if self.multiplier > 1:
             tagged = (
                 docs
@@ -338,7 +343,7 @@ class TransferSet(beam.PTransform):
             augmented = tagged | "Augment" >> beam.ParDo(
                 _Augment(self.multiplier - 1, self.config), beam.pvalue.AsSingleton(counts))
         else:
-            augmented = docs | "Originals" >> beam.Map(lambda d: {**d, "copy": 0, "augmentations": []})
+            augmented = docs | "Originals" >> beam.Map(_as_original)
         records = (augmented, unlabeled) | "WithUnlabeled" >> beam.Flatten() | "DropDuplicates" >> DropDuplicates()
         # Records read with teacher logits (originals from TeacherInference) keep them; the rest meet the teacher.
         known, unknown = records | "HasLogits" >> beam.Partition(lambda r, _: int(TEACHER_LOGITS not in r), 2)

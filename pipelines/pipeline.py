@@ -71,19 +71,15 @@ def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_
     check_output_dir(output_dir, "--output-dir")
     _check_teacher_backbone(config["teacher"].get("backbone"))
     lock = RunLock(run_dir)
-    with removed_on_failure(run_dir):  # a first run that fails here leaves no folders behind
-        lock.acquire()  # one writer per run directory
-        try:
+    try:
+        with removed_on_failure(run_dir):  # a first run that fails here leaves no folders behind
+            lock.acquire()  # one writer per run directory
             examples = ExampleGen(
                 dataset=dataset, data_dir=data_dir, multi_label=multi_label, max_docs=config["max_docs"],
                 skip_bad_rows=skip_bad_rows, unlabeled=unlabeled,
             ).run({}, run_dir, force, log)
-        except BaseException:
-            lock.release()
-            raise
-    if lock.taken_over:
-        log(f"[run] took over the lock of pid {lock.taken_over.get('pid')}, which ended without releasing it")
-    try:
+        if lock.taken_over:
+            log(f"[run] took over the lock of pid {lock.taken_over.get('pid')}, which ended without releasing it")
         return _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines,
                                beam_args, unlabeled, log)
     finally:

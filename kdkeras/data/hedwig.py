@@ -79,6 +79,12 @@ class Split:
         """Class index per document (for single-label data)."""
         return self.labels.argmax(axis=1).astype("int32")
 
+    def subset(self, indices):
+        """The documents `indices` (an index array), in that order, with their labels and `labeled` flags."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return dataclasses.replace(self, texts=[self.texts[i] for i in indices], labels=self.labels[indices],
+                                   labeled=None if self.labeled is None else self.labeled[indices])
+
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, as Windows editors and spreadsheet exports write
 SKIP_HINT = "--skip-bad-rows (on_bad_row='skip') skips and counts them"
@@ -133,8 +139,8 @@ def read_rows(path, parse, on_bad_row="raise", what="documents", limit=None):
             for lineno, raw in enumerate(f, 1):
                 if limit and len(rows) >= limit and first_error is None:
                     break
-                if lineno == 1 and raw.startswith(BOM):
-                    raw = raw[len(BOM):]
+                if lineno == 1:
+                    raw = raw.removeprefix(BOM)
                 try:
                     row = parse(lineno, raw)
                 except BadRowError as e:
@@ -150,8 +156,8 @@ def read_rows(path, parse, on_bad_row="raise", what="documents", limit=None):
         raise DataError(f"{path}: cannot read ({e})") from None
     if first_error is not None:
         more = len(skipped) - 1
-        first_error.args = (f"{first_error} ({f'{more} more bad rows' if more != 1 else '1 more bad row'} in this "
-                            f"file; {SKIP_HINT})" if more else f"{first_error} ({SKIP_HINT})",)
+        count = f"{more} more bad row{'s' if more != 1 else ''} in this file; " if more else ""
+        first_error.args = (f"{first_error} ({count}{SKIP_HINT})",)
         raise first_error
     if not rows:
         raise DataError(f"{path}: no {what}" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
@@ -171,14 +177,7 @@ def read_labels_file(path):
             raw = f.read()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    if raw.startswith(BOM):
-        raw = raw[len(BOM):]
-    names = []
-    for i, line in enumerate(raw.splitlines(), 1):
-        try:
-            names.append(decode_line(path, i, line).strip())
-        except BadRowError as e:
-            raise DataError(str(e)) from None
+    names = [decode_line(path, i, line).strip() for i, line in enumerate(raw.removeprefix(BOM).splitlines(), 1)]
     while names and not names[-1]:
         names.pop()
     for i, name in enumerate(names, 1):
@@ -234,8 +233,8 @@ def first_label_width(path):
     try:
         with opener(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
-                if lineno == 1 and raw.startswith(BOM):
-                    raw = raw[len(BOM):]
+                if lineno == 1:
+                    raw = raw.removeprefix(BOM)
                 if b"\t" in raw:
                     bits = raw.split(b"\t", 1)[0].strip()
                     return (lineno, len(bits)) if bits and not bits.strip(b"01") else None

@@ -4,8 +4,6 @@ import keras
 import numpy as np
 from keras import layers
 
-from kdkeras.data.hedwig import Split
-
 
 def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_lr"):
     """Builds a linear classifier over L2-normalised tf-idf vectors.
@@ -90,7 +88,8 @@ def soft_targets(labels, multi_label, teacher_logits=None, alpha=0.0, labeled=No
         p /= p.sum(axis=1, keepdims=True)
     mixed = (targets + alpha * p) / (1.0 + alpha)
     if labeled is not None:
-        mixed[~np.asarray(labeled, bool)] = p[~np.asarray(labeled, bool)]
+        unlabeled = ~np.asarray(labeled, bool)
+        mixed[unlabeled] = p[unlabeled]
     return mixed
 
 
@@ -182,7 +181,7 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     labeled = train.labeled
     if labeled is not None and (teacher_logits is None or alpha == 0):  # no labels and no teacher: nothing to learn
         keep = np.flatnonzero(labeled)
-        train = Split([train.texts[i] for i in keep], train.labels[keep], train.source)
+        train = train.subset(keep)
         teacher_logits, labeled = None if teacher_logits is None else np.asarray(teacher_logits)[keep], None
     x, x_dev = _sparse_features(tokenizer, train.texts), _sparse_features(tokenizer, dev.texts)
     targets = soft_targets(train.labels, multi_label, teacher_logits, alpha, labeled)
