@@ -30,6 +30,7 @@ import sys
 
 import numpy as np
 
+from kdkeras import logs
 from kdkeras.paths import UnsafePathError, safe_join
 
 SERVING_FILE = "serving.json"
@@ -382,6 +383,7 @@ def _parser():
     p.add_argument("--skip-bad-rows", action="store_true", help="with --input: skip and count bad lines")
     p.add_argument("--top-k", type=int, default=0, metavar="K", help="also show the K most probable labels")
     p.add_argument("--json", action="store_true", help="one JSON object per text instead of text lines")
+    p.add_argument("--verbose", action="store_true", help="also print TensorFlow and TFLite log lines")
     return p
 
 
@@ -393,6 +395,7 @@ def main(argv=None):
         parser.error("--top-k must be >= 0")
     if bool(args.texts) == bool(args.input):
         parser.error("give texts to classify or --input FILE (not both)")
+    logs.quiet_console(verbose=args.verbose)
     if args.input:
         return _predict_file(parser.prog, args)
     try:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pipelines import cli
 
 BENCHMARK_FILE = "benchmark.json"
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
@@ -182,7 +182,9 @@ def main(argv=None):
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run (with Exporter)")
     p.add_argument("--docs", type=int, default=200, help="test documents to time")
     p.add_argument("--phase", choices=["all", "latency"], default="all", help=argparse.SUPPRESS)
+    cli.add_verbose(p)
     args = p.parse_args(argv)
+    cli.quiet_console(args)
     if args.phase == "latency":
         import tensorflow as tf
 

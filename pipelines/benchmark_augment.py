@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pipelines import cli
 
 
 def _beam_rate(pattern, num_classes, workers, multiplier, config):
@@ -90,7 +90,9 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--multiplier", type=int, default=3)
     p.add_argument("--output")
+    cli.add_verbose(p)
     args = p.parse_args(argv)
+    cli.quiet_console(args)
     output = args.output or os.path.join("docs", "results", f"augment_{args.dataset}.json")
     result = run(args.dataset, args.data_dir, args.docs, args.workers, args.multiplier, output)
     print(json.dumps(result, indent=2))

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pipelines import cli
 
 
 def _timed_steps(model, batches, warmup):
@@ -106,7 +106,9 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--backbone", default="minilm")
     p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json)")
+    cli.add_verbose(p)
     args = p.parse_args(argv)
+    cli.quiet_console(args)
 
     from components.base import write_json
     from kdkeras.data import registry

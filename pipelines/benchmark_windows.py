@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pipelines import cli
 
 
 def window_logits(model, transform, texts, batch_size=64):
@@ -121,7 +121,9 @@ def main(argv=None):
     p.add_argument("--stride", type=int, help="word pieces between window starts (default half a window)")
     p.add_argument("--docs", type=int, help="first N documents of dev and of test (default all)")
     p.add_argument("--output", help="results file (default RUN/windows.json)")
+    cli.add_verbose(p)
     args = p.parse_args(argv)
+    cli.quiet_console(args)
     from components.base import write_json
 
     try:

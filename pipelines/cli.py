@@ -26,3 +26,16 @@ def plain_name(what):
             raise argparse.ArgumentTypeError(str(e)) from None
 
     return parse
+
+
+def add_verbose(parser):
+    """Adds `--verbose`: keep TensorFlow, absl, TFLite and Beam log lines (see `kdkeras.logs`)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print TensorFlow, absl, TFLite and Beam log lines (filtered out by default)")
+
+
+def quiet_console(args):
+    """Filters library chatter out of stderr unless `args.verbose`; call before TensorFlow is imported."""
+    from kdkeras import logs
+
+    logs.quiet_console(verbose=getattr(args, "verbose", False))

@@ -61,7 +61,9 @@ def main(argv=None):
     p.add_argument("--source", required=True, help="the aclImdb star-rating set in hedwig layout")
     p.add_argument("--output", required=True, help="folder for the polarity dataset")
     p.add_argument("--max-docs", type=int, help="keep the first N documents of each split")
+    cli.add_verbose(p)
     args = p.parse_args(argv)
+    cli.quiet_console(args)
     from kdkeras.data.hedwig import DataError
 
     try:

@@ -5,8 +5,6 @@ import os
 import shlex
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
-
 from kdkeras.data import registry
 from pipelines import cli, configs
 
@@ -98,11 +96,13 @@ def parser():
     g.add_argument("--beam-args", type=shlex.split, default=None,
                    help='Beam options for the transfer set, e.g. "--direct_num_workers=4" (default: '
                         "DirectRunner, one process per core)")
+    cli.add_verbose(p)
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    cli.quiet_console(args)
     # Imported here so that --help and argument errors are instant.
     from kdkeras.data.hedwig import DataError
     from kdkeras.models import ModelLoadError

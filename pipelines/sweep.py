@@ -23,9 +23,8 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from kdkeras.paths import check_name, safe_join  # noqa: E402
+from kdkeras.paths import check_name, safe_join
+from pipelines import cli
 
 SWEEP_FILE = "sweep.json"
 TEACHERS_DIR = "teachers"
@@ -255,6 +254,7 @@ def parser():
     p.add_argument("--no-kd", action="store_true", help="train without distillation")
     p.add_argument("--name", help="sweep directory name under RUN/sweeps/")
     p.add_argument("--force", action="store_true")
+    cli.add_verbose(p)
     return p
 
 
@@ -266,6 +266,7 @@ def _command_line(argv):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    cli.quiet_console(args)
     key, values = args.vary
     fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
     import contextlib

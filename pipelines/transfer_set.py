@@ -21,10 +21,8 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from kdkeras.data import registry  # noqa: E402
-from pipelines import cli  # noqa: E402
+from kdkeras.data import registry
+from pipelines import cli
 
 
 def parser():
@@ -52,6 +50,7 @@ def parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64, help="teacher inference batch size")
     p.add_argument("--force", action="store_true")
+    cli.add_verbose(p)
     return p
 
 
@@ -61,6 +60,7 @@ def _is_remote(path):
 
 def main(argv=None):
     args, beam_args = parser().parse_known_args(argv)
+    cli.quiet_console(args)
     from components.base import Artifact, removed_on_failure
     from components.lock import RunLock, RunLockedError
     from components.example_gen import ExampleGen

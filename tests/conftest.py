@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Commands called in-process must not re-plumb the test runner's stderr (kdkeras.logs); tests/logs_test.py
+# checks the filter in child processes.
+os.environ.setdefault("KDKERAS_VERBOSE", "1")
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
