@@ -164,7 +164,7 @@ class Component:
                 log(f"[{self.name}] up to date, reusing {final}")
                 return artifact
         work_dir = os.path.join(pipeline_root, f".{self.name}.work")
-        _prepare_work_dir(work_dir, fingerprint, force)
+        _prepare_work_dir(work_dir, fingerprint, force, lambda message: log(f"[{self.name}] {message}"))
         # Output folders of killed runs of this component (never trusted: they were not moved into place).
         name = re.escape(self.name)
         remove_stale_temporaries(pipeline_root, rf"\.{name}\.tmp-(\d+)|{name}\.old-(\d+)")
@@ -246,16 +246,57 @@ def _input_uris(value):
     return value.uri
 
 
-def _prepare_work_dir(work_dir, fingerprint, force):
-    stamp = os.path.join(work_dir, "FINGERPRINT")
-    if os.path.exists(stamp) and not force:
-        with open(stamp) as f:
-            if f.read().strip() == fingerprint:
-                return  # resume an interrupted run of the same work
+def _prepare_work_dir(work_dir, fingerprint, force, log=print):
+    """Makes `work_dir` hold the resumable work of `fingerprint`.
+
+    Work of the same fingerprint is resumed. Interrupted work of another
+    fingerprint (inputs or parameters changed, e.g. a run started with another
+    option) is not thrown away: it is kept, one generation, in
+    `WORK_DIR.previous` and comes back if that fingerprint is run again, so
+    trying an option on a half-trained run does not cost the hours already spent.
+    `force` starts from nothing.
+    """
+    previous = work_dir + ".previous"
+    if force:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
+    current = _stamp(work_dir)
+    if current == fingerprint:
+        return  # resume an interrupted run of the same work
+    if _stamp(previous) == fingerprint:
+        parked = f"{work_dir}.swap-{os.getpid()}"
+        os.rename(previous, parked)
+        if current is not None and _has_work(work_dir):
+            os.rename(work_dir, previous)
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        os.rename(parked, work_dir)
+        log("resuming the interrupted work of these inputs and parameters")
+        return
+    if current is not None and _has_work(work_dir):
+        shutil.rmtree(previous, ignore_errors=True)
+        os.rename(work_dir, previous)
+        log(f"inputs or parameters changed: starting afresh; the interrupted work of the old ones is kept "
+            f"in {previous}")
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
-    with open(stamp, "w") as f:
+    with open(os.path.join(work_dir, "FINGERPRINT"), "w") as f:
         f.write(fingerprint)
+
+
+def _stamp(work_dir):
+    try:
+        with open(os.path.join(work_dir, "FINGERPRINT")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _has_work(work_dir):
+    try:
+        return any(name != "FINGERPRINT" for name in os.listdir(work_dir))
+    except OSError:
+        return False
 
 
 def _fresh_session(seed=0):

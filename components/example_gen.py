@@ -70,15 +70,15 @@ class ExampleGen(Component):
         # The data files are inputs too: hash them so edited data is re-read.
         digest = hashlib.sha256(super().fingerprint(inputs).encode())
         data_dir = registry.resolve_data_dir(self._spec(), self.parameters["data_dir"])
+        # By content, not modification time: a fresh clone, a copy or a re-download of the same files
+        # must not retrain everything downstream.
         for name in sorted(os.listdir(data_dir)):
             path = os.path.join(data_dir, name)
             if os.path.isfile(path):
-                stat = os.stat(path)
-                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+                digest.update(f"{name}:{_file_digest(path)}".encode())
         if self.parameters["unlabeled"]:
             path = self.parameters["unlabeled"]
-            stat = os.stat(path) if os.path.isfile(path) else None
-            digest.update(f"unlabeled:{stat.st_size}:{stat.st_mtime_ns}".encode() if stat else b"unlabeled:-")
+            digest.update(f"unlabeled:{_file_digest(path) if os.path.isfile(path) else '-'}".encode())
         return digest.hexdigest()
 
     def execute(self, inputs, output_dir, work_dir):
@@ -120,3 +120,8 @@ def read_split(artifact, split, with_logits=False):
     """Loads one split of an ExampleGen/TeacherInference artifact into memory."""
     schema = load_schema(artifact)
     return examples.read_split(artifact.path(f"Split-{split}"), schema["num_classes"], with_logits)
+
+
+def _file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

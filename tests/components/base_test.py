@@ -79,3 +79,42 @@ def test_spec_validation():
         Counter()
     with pytest.raises(TypeError, match="missing inputs"):
         Doubler().run({}, "/tmp/unused")
+
+
+class Resumable(Component):
+    """Counts what it finds in its work dir, then fails (an interrupted run) unless told to finish."""
+
+    SPEC = ComponentSpec(inputs=(), parameters=dict(value=REQUIRED))
+    finish = False
+
+    def execute(self, inputs, output_dir, work_dir):
+        progress = os.path.join(work_dir, "progress.txt")
+        done = int(open(progress).read()) if os.path.exists(progress) else 0
+        with open(progress, "w") as f:
+            f.write(str(done + 1))
+        if not type(self).finish:
+            raise KeyboardInterrupt
+        return {"steps": done + 1}
+
+
+def test_interrupted_work_of_other_parameters_is_kept_and_resumed(tmp_path):
+    lines = []
+    Resumable.finish = False
+    run = lambda value, force=False: Resumable(name="R", value=value).run(  # noqa: E731
+        {}, str(tmp_path), force=force, log=lines.append)
+    for _ in range(2):
+        with pytest.raises(KeyboardInterrupt):
+            run(1)  # two steps of value=1 done
+    with pytest.raises(KeyboardInterrupt):
+        run(2)  # another option tried: starts afresh, value=1's work is parked
+    assert any("kept in" in line and "R.work.previous" in line for line in lines)
+    with pytest.raises(KeyboardInterrupt):
+        run(1)  # back to value=1: resumes at its third step
+    assert open(tmp_path / ".R.work" / "progress.txt").read() == "3"
+    assert open(tmp_path / ".R.work.previous" / "progress.txt").read() == "1"  # value=2's step, parked in turn
+    Resumable.finish = True
+    assert run(1).metadata["results"] == {"steps": 4}
+    # --force starts from nothing, parked work included.
+    run(2, force=True)
+    assert Artifact(str(tmp_path / "R")).metadata["results"] == {"steps": 1}
+    assert not os.path.exists(tmp_path / ".R.work.previous")
