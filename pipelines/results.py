@@ -138,6 +138,19 @@ def teacher_cost_table(result):
     return "\n".join(lines)
 
 
+def predict_table(result):
+    """Markdown table of a `pipelines.benchmark_predict` file: bulk prediction from a file per student and format."""
+    lines = ["| student | format | documents | docs/s (in-process) | model load s | CLI wall s |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        cli = f"{r['cli_wall_s']:.1f}" if "cli_wall_s" in r else "–"
+        lines.append(f"| {r['student']} | {r['format']} | {r['documents']:,} | {r['docs_per_s']:,.0f} | "
+                     f"{r['load_s']:.2f} | {cli} |")
+    lines.append(f"\nBatch {result['batch_size']}, {result['cpu_count']} CPU cores; the CLI column is "
+                 "`python -m kdkeras.predict MODEL --input FILE --output OUT` in a fresh process (start-up included).")
+    return "\n".join(lines)
+
+
 def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
@@ -158,6 +171,7 @@ KINDS = (
                                  f"every {r['stride']} word pieces ({r['metric']})", None, windows_table),
     ("teacher_cost_*.json", lambda r: f"teacher cost with and without length buckets ({r['dataset']}, "
                                       f"{r['backbone']})", None, teacher_cost_table),
+    ("predict_*.json", lambda r: r["title"], None, predict_table),
     ("sweep_*.json", _sweep_title,
      lambda r: f"; teacher dev/test {r['teacher']['dev']:.2f} / {r['teacher']['test']:.2f}", sweep_table),
 )

@@ -8,17 +8,22 @@ import sys
 import pytest
 import tensorflow as tf
 
-from pipelines import configs, run, sweep
+from pipelines import benchmark_predict, configs, run, sweep
 from tests.conftest import make_docs, write_hedwig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def cli(*args):
+    # As a user runs it: the default (quiet) console.
+    env = {k: v for k, v in os.environ.items() if k not in ("KDKERAS_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=1500,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        [sys.executable, "-m", "pipelines.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env,
     )
+
+
+CHATTER = ("cuInit", "absl::InitializeLog", "oneDNN custom operations", "apitools not found", "tf.function retracing",
+           "fully_quantize")
 
 
 def test_help_lists_all_datasets():
@@ -33,6 +38,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     out_dir = str(tmp_path / "runs")
     result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert not [c for c in CHATTER if c in result.stderr + result.stdout], result.stderr[-3000:]
     run_dir = os.path.join(out_dir, "custom", "smoke")
     report = json.load(open(os.path.join(run_dir, "report.json")))
     assert report["dataset"] == "custom" and report["metric"] == "micro_f1" and report["profile"] == "smoke"
@@ -88,6 +94,11 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
         assert "keras" in row["formats"] and (name == "teacher" or {"saved_model", "tflite"} <= set(row["formats"]))
     assert result["models"]["teacher"]["flops_per_doc"] > result["models"]["kd_lr"]["flops_per_doc"]
     assert result["machine"]["matmul_gflops_all_threads"] > 0
+    # Bulk prediction from a file, per student and format.
+    rows = benchmark_predict.measure(run_dir, batch_size=16, cli_runs=False, log=lambda *_: None)
+    assert {(r["student"], r["format"]) for r in rows} >= {("kd_" + s, f) for s in students
+                                                           for f in ("saved_model", "tflite", "tflite_int8")}
+    assert all(r["documents"] == 40 and r["docs_per_s"] > 0 for r in rows)
     # A second run reuses every artifact and reproduces the report.
     again = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir)
     assert again.returncode == 0 and again.stdout.count("up to date") == len(components)
