@@ -81,19 +81,24 @@ def main(argv=None):
         teacher = Artifact(args.teacher)
         if args.examples and args.unlabeled:
             raise ValueError("--unlabeled is read by ExampleGen: give --data-dir (or the shipped data), not --examples")
-        if args.examples:
-            examples = Artifact(args.examples)
-        else:
-            with removed_on_failure(args.output):
-                examples = ExampleGen(dataset=args.dataset, data_dir=args.data_dir,
-                                      multi_label=None if args.task is None else multi_label,
-                                      unlabeled=args.unlabeled).run({}, args.output, args.force)
-        inputs = {"examples": examples, "teacher": teacher}
-        if os.path.isdir(examples.path("Split-unlabeled")):
-            inputs["unlabeled"] = examples
-        component = TransferSet(beam_args=beam_args or None, **params)
-        with RunLock(args.output):  # one writer per run directory
+        lock = RunLock(args.output)  # one writer per run directory, ExampleGen included
+        try:
+            if args.examples:
+                lock.acquire()
+                examples = Artifact(args.examples)
+            else:
+                with removed_on_failure(args.output):  # a first run that fails here leaves no folders behind
+                    lock.acquire()
+                    examples = ExampleGen(dataset=args.dataset, data_dir=args.data_dir,
+                                          multi_label=None if args.task is None else multi_label,
+                                          unlabeled=args.unlabeled).run({}, args.output, args.force)
+            inputs = {"examples": examples, "teacher": teacher}
+            if os.path.isdir(examples.path("Split-unlabeled")):
+                inputs["unlabeled"] = examples
+            component = TransferSet(beam_args=beam_args or None, **params)
             artifact = component.run(inputs, args.output, args.force)
+        finally:
+            lock.release()
     except (DataError, FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

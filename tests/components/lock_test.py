@@ -59,3 +59,27 @@ def test_the_run_command_refuses_a_locked_run_directory(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert result.returncode == 2 and len(lines) == 1 and f"in use by pid {proc.pid}" in lines[0], result.stderr[-2000:]
     assert os.listdir(run_dir) == [LOCK_FILE] and time.monotonic() - started < 120
+
+
+def test_the_transfer_set_command_refuses_a_locked_run_directory_before_writing(tmp_path):
+    from components.teacher_trainer import MODEL_FILE, PREPROCESSOR_DIR
+    from tests.conftest import make_docs, write_hedwig
+
+    data = write_hedwig(str(tmp_path / "toy"), {"train": make_docs(20), "test": make_docs(5, 2)})
+    teacher = tmp_path / "TeacherTrainer"  # passes the up-front check; never loaded, the lock comes first
+    (teacher / PREPROCESSOR_DIR).mkdir(parents=True)
+    (teacher / MODEL_FILE).write_text("")
+    (teacher / PREPROCESSOR_DIR / "preprocessor.json").write_text("{}")
+    (teacher / "metadata.json").write_text('{"fingerprint": "x", "parameters": {}, "results": {}}')
+    run_dir = tmp_path / "out"
+    proc = _holder(run_dir)
+    try:
+        result = subprocess.run([sys.executable, "-m", "pipelines.transfer_set", "--dataset", "custom", "--data-dir",
+                                 data, "--teacher", str(teacher), "--output", str(run_dir)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        proc.kill()
+        proc.wait()
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert result.returncode == 2 and len(lines) == 1 and f"in use by pid {proc.pid}" in lines[0], result.stderr[-2000:]
+    assert os.listdir(run_dir) == [LOCK_FILE]  # no ExampleGen written
