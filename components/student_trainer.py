@@ -28,7 +28,7 @@ class StudentTrainer(Component):
     and settings), `history.json` and `training.png`.
 
     Parameters:
-        student: student name ("lstm", "kimcnn", "lr").
+        student: student name (`kdkeras.names.STUDENTS`).
         distill: train with the Distiller on `teacher_logits` (input must be
             a TeacherInference artifact) instead of labels only.
         alpha, temperature, direction, kl_label_reduction: distillation

@@ -4,7 +4,7 @@ Public entry points (imported lazily so that light modules such as the
 dataset registry do not load TensorFlow):
 
 - `kdkeras.Distiller`, `kdkeras.DistillationKL`: the distillation model and loss.
-- `kdkeras.models`: `DocBERT`, `load_backbone`, `build_student` (lstm, kimcnn, lr).
+- `kdkeras.models`: `DocBERT`, `load_backbone`, `build_student` (lstm, kimcnn, lr, boe).
 - `kdkeras.data`: the hedwig reader and the dataset registry.
 """
 

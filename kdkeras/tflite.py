@@ -9,6 +9,7 @@ the serving bundle (see `kdkeras.predict.write_serving_assets`).
 
 import os
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -157,12 +158,14 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization == "int8" and tokenizer.output_mode == "tf_idf":
             # Selective quantisation: the L2 norm of the unbounded tf-idf vector stays float32.
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter,
-                debug_dataset=representative_dataset,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(_NORM_OPS)),
-            )
-            flatbuffer = debugger.get_nondebug_quantized_model()
+            with warnings.catch_warnings():  # the debugger runs tf.lite.Interpreter, which warns it is deprecated
+                warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter,
+                    debug_dataset=representative_dataset,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(_NORM_OPS)),
+                )
+                flatbuffer = debugger.get_nondebug_quantized_model()
         else:
             flatbuffer = converter.convert()
     directory = os.path.dirname(os.path.abspath(path))

@@ -39,6 +39,7 @@ PROFILES = {
             kimcnn=dict(updates=6000, learning_rate=1e-3, hparams=dict(
                 embedding_dim=300, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
             lr=dict(updates=3000, learning_rate=2e-2, hparams=dict()),
+            boe=dict(updates=6000, learning_rate=1e-2, hparams=dict(embedding_dim=300, hidden_dim=0, dropout=0.0)),
         ),
     ),
     # Fits in about 30 minutes on 2 CPU cores for Reuters (teacher and all students).
@@ -54,6 +55,7 @@ PROFILES = {
             kimcnn=dict(updates=600, learning_rate=3e-3, hparams=dict(
                 embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
             lr=dict(updates=600, learning_rate=2e-2, hparams=dict()),
+            boe=dict(updates=600, learning_rate=1e-2, hparams=dict(embedding_dim=64, hidden_dim=0, dropout=0.0)),
         ),
     ),
     # The longest teacher that, with 3 student seeds and λ ∈ {0, 1, 4}, fits about 2.5 hours on Reuters on 2 CPU
@@ -80,6 +82,7 @@ PROFILES = {
             kimcnn=dict(updates=4, evaluations=2, learning_rate=5e-3, hparams=dict(
                 embedding_dim=16, filters=4, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
             lr=dict(updates=4, evaluations=2, learning_rate=2e-1, hparams=dict()),
+            boe=dict(updates=4, evaluations=2, learning_rate=5e-2, hparams=dict(embedding_dim=16)),
         ),
         alpha_grid=(0.0, 1.0),
     ),

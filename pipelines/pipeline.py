@@ -19,12 +19,13 @@ from components.student_trainer import StudentTrainer
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet
+from kdkeras import names
 from kdkeras.models import backbones
 from components.lock import RunLock
 from kdkeras.paths import check_name, check_output_dir, safe_join
 
 REPORT_FILE = "report.json"
-DEFAULT_STUDENTS = ("lstm", "kimcnn", "lr")
+DEFAULT_STUDENTS = names.STUDENTS
 BASELINES = ("lr", "svm")
 
 

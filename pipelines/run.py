@@ -5,6 +5,7 @@ import os
 import shlex
 import sys
 
+from kdkeras import names
 from kdkeras.data import registry
 from pipelines import cli, configs
 
@@ -14,7 +15,7 @@ Runs ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → St
 and with KD, each seed) → Baselines (scikit-learn LR, SVM) → Evaluator → Exporter, writing
 artifacts to OUTPUT_DIR/DATASET/RUN_ID/ and a report.json. Finished components are reused
 when their inputs and parameters are unchanged."""
-STUDENT_NAMES = ("lstm", "kimcnn", "lr")
+STUDENT_NAMES = names.STUDENTS
 
 
 def _datasets_help():
@@ -60,7 +61,8 @@ def parser():
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed data rows and count them (default: stop at the first, naming file:line)")
     p.add_argument("--students", default=",".join(STUDENT_NAMES), type=_students,
-                   help="comma-separated students, each trained without and with KD (default: lstm,kimcnn,lr)")
+                   help="comma-separated students, each trained without and with KD (default: "
+                        f"{','.join(names.STUDENTS)})")
     p.add_argument("--seeds", type=int, default=None, help="train every student N times (seeds s..s+N-1)")
     p.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn LR/SVM baselines")
     p.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",

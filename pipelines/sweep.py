@@ -23,6 +23,7 @@ import json
 import os
 import sys
 
+from kdkeras import names
 from kdkeras.paths import check_name, safe_join
 from pipelines import cli
 
@@ -78,7 +79,7 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
 
     Args:
         run_dir: a run directory written by `pipelines.run` (has report.json).
-        student: student name ("lstm", "kimcnn", "lr").
+        student: student name (`kdkeras.names.STUDENTS`).
         key: StudentTrainer parameter (e.g. "alpha", "temperature",
             "updates", "word_vectors", "distill"), "transfer_set" (distil on
             the run's transfer set or on the train split alone) or student hyperparameter
@@ -243,7 +244,7 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m pipelines.sweep", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run")
-    p.add_argument("--student", default="lstm", choices=["lstm", "kimcnn", "lr"])
+    p.add_argument("--student", default="lstm", choices=names.STUDENTS)
     p.add_argument("--teacher", action="store_true", help="sweep a teacher setting (retrains the teacher)")
     p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
                    help="the setting to sweep: " + ", ".join(TRAINER_KEYS + (TRANSFER_SET_KEY,))

@@ -12,6 +12,7 @@ import dataclasses
 import keras
 
 from kdkeras.models.backbones import load_backbone
+from kdkeras.models.boe import boe_optimizer, build_boe
 from kdkeras.models.docbert import DocBERT
 from kdkeras.models.kimcnn import build_kimcnn, kimcnn_optimizer
 from kdkeras.models.reg_lstm import build_reg_lstm, reg_lstm_optimizer
@@ -47,6 +48,7 @@ STUDENTS = {
     "lstm": StudentSpec(build_reg_lstm, reg_lstm_optimizer, "int", ema=True),
     "kimcnn": StudentSpec(build_kimcnn, kimcnn_optimizer, "int"),
     "lr": StudentSpec(build_tfidf_lr, tfidf_lr_optimizer, "tf_idf", word_vectors=False, exact_fit=fit_tfidf_lr),
+    "boe": StudentSpec(build_boe, boe_optimizer, "int"),
 }
 
 
@@ -58,7 +60,7 @@ def get_student(name):
 
 
 def build_student(name, vocabulary_size, num_classes, **hyperparameters):
-    """Builds the student `name` ("lstm", "kimcnn", "lr") with the shared construction API.
+    """Builds the student `name` (`kdkeras.names.STUDENTS`) with the shared construction API.
 
     Example:
     >>> model = build_student("kimcnn", vocabulary_size=20000, num_classes=90)
@@ -103,6 +105,7 @@ def load_model(path):
 
 
 __all__ = [
-    "DocBERT", "ModelLoadError", "STUDENTS", "StudentSpec", "build_kimcnn", "build_reg_lstm", "build_student",
-    "build_tfidf_lr", "fit_tfidf_lr", "get_student", "load_backbone", "load_model", "reg_lstm_optimizer",
+    "DocBERT", "ModelLoadError", "STUDENTS", "StudentSpec", "boe_optimizer", "build_boe", "build_kimcnn",
+    "build_reg_lstm", "build_student", "build_tfidf_lr", "fit_tfidf_lr", "get_student", "kimcnn_optimizer",
+    "load_backbone", "load_model", "reg_lstm_optimizer", "tfidf_lr_optimizer",
 ]

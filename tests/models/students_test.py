@@ -12,6 +12,7 @@ SMALL = {
     "lstm": dict(embedding_dim=16, hidden_dim=16, dropout=0.0),
     "kimcnn": dict(embedding_dim=16, filters=8, dropout=0.0),
     "lr": dict(),
+    "boe": dict(embedding_dim=16),
 }
 
 
@@ -39,7 +40,7 @@ def test_student_learns_toy_task_and_round_trips(name, tmp_path):
     np.testing.assert_allclose(np.asarray(again(x[:8])), np.asarray(model(x[:8])), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lstm", "kimcnn"])
+@pytest.mark.parametrize("name", ["lstm", "kimcnn", "boe"])
 def test_logits_do_not_depend_on_batch_padding(name):
     keras.utils.set_random_seed(0)
     model = build_student(name, 60, 3, seed=0, **SMALL[name])
@@ -47,6 +48,25 @@ def test_logits_do_not_depend_on_batch_padding(name):
         ids = np.random.default_rng(length).integers(2, 60, size=(1, length)).astype("int32")
         padded = np.pad(ids, ((0, 0), (0, 9)))
         np.testing.assert_allclose(np.asarray(model(padded)), np.asarray(model(ids)), atol=1e-5)
+
+
+def test_registry_matches_the_light_names():
+    from kdkeras import names
+
+    assert tuple(STUDENTS) == names.STUDENTS and set(SMALL) == set(names.STUDENTS)
+
+
+def test_boe_is_the_mean_of_word_vectors_then_dense():
+    vectors = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
+    vectors[0] = 0.0
+    model = build_student("boe", 20, 3, embedding_dim=4, embeddings=vectors, hidden_dim=0)
+    ids = np.array([[5, 7, 7, 2, 0, 0], [0, 0, 0, 0, 0, 0]], "int32")
+    kernel, bias = model.get_layer("logits").get_weights()
+    mean = vectors[[5, 7, 7, 2]].mean(axis=0)
+    np.testing.assert_allclose(np.asarray(model(ids))[0], mean @ kernel + bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(ids))[1], bias, atol=1e-6)  # empty document: zero features
+    assert model.count_params() == 20 * 4 + 4 * 3 + 3
+    assert build_student("boe", 20, 3, embedding_dim=4, hidden_dim=8).get_layer("hidden").units == 8
 
 
 def test_kimcnn_channels_and_short_documents():
