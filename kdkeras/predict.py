@@ -349,12 +349,35 @@ def _tflite_fn(path, tokenizer_dir, num_threads=None):
         raise ServingError(
             f"{path}: input width {width} but the tokenizer makes {tokenizer.vocabulary_size} tf-idf values"
         )
+    if tokenizer.output_mode == "int" and int(inp.get("shape_signature", inp["shape"])[1]) == -1:
+        return _any_length_fn(interpreter, inp, out, tokenizer)
 
     def probabilities(texts):
         features = tokenizer(texts, length=width)
         rows = []
         for row in features:
             interpreter.set_tensor(inp["index"], row[None].astype(inp["dtype"]))
+            interpreter.invoke()
+            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
+        return np.stack(rows)
+
+    return probabilities
+
+
+def _any_length_fn(interpreter, inp, out, tokenizer):
+    """Runs a `[1, T]` model (the fused reg-LSTM) on each document's ids, unpadded (`[[0]]` when it has none)."""
+    shape = [1, 0]
+
+    def probabilities(texts):
+        rows = []
+        for text in texts:
+            ids = tokenizer.ids(text) or [0]
+            if len(ids) != shape[1]:
+                shape[1] = len(ids)
+                interpreter.resize_tensor_input(inp["index"], shape, strict=True)
+                interpreter.allocate_tensors()
+            interpreter.reset_all_variables()  # the fused LSTM keeps its state in variable tensors between calls
+            interpreter.set_tensor(inp["index"], np.asarray([ids], inp["dtype"]))
             interpreter.invoke()
             rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
         return np.stack(rows)

@@ -53,6 +53,77 @@ def _is_recurrent(model):
     return any(isinstance(layer, keras.layers.RNN) for layer in model._flatten_layers(recursive=True))
 
 
+# The reg-LSTM's layers, in order, as `kdkeras.models.build_reg_lstm` names them.
+_REG_LSTM_LAYERS = ("embedding", "bilstm", "logits")
+
+
+def fused_twin_supported(student):
+    """Whether `student` is a reg-LSTM that `fused_twin` can rebuild (plain LSTM cells, the usual layers)."""
+    try:
+        layers = [student.get_layer(name) for name in _REG_LSTM_LAYERS]
+    except ValueError:
+        return False
+    bilstm = layers[1]
+    if not isinstance(bilstm, keras.layers.Bidirectional) or bilstm.merge_mode != "concat":
+        return False
+    cells = [bilstm.forward_layer.cell, bilstm.backward_layer.cell]
+    return all(isinstance(c, keras.layers.LSTMCell) and c.use_bias and c.activation is keras.activations.tanh
+               and c.recurrent_activation is keras.activations.sigmoid for c in cells)
+
+
+def fused_twin(student, activation):
+    """The reg-LSTM's inference graph with TFLite-fusable LSTM layers and any number of words.
+
+    TFLite runs an LSTM fast as one fused `UNIDIRECTIONAL_SEQUENCE_LSTM` op;
+    its converter emits that op for Keras 2 (`tf_keras`) LSTM layers only,
+    and a slow per-time-step `WHILE` loop for Keras 3 ones. The twin is the
+    student rebuilt from `tf_keras` layers with the student's weights
+    (embedding → BiLSTM → ReLU → max over time → dense → `activation`), for
+    one document of any length `[1, T]`: fed the document's ids without
+    padding, it needs no mask and computes what the masked student computes
+    on the padded document. A document without words is fed as `[[0]]`:
+    steps holding id 0 are zeroed before the max, as the student's mask
+    does, so it gets the student's output for an empty document. Dropout,
+    embedding dropout and weight drop are training-only and absent.
+
+    Args:
+        student: a reg-LSTM (`fused_twin_supported(student)`).
+        activation: output activation (`tf.sigmoid` or `tf.nn.softmax`).
+
+    Returns:
+        A `tf_keras.Model` mapping int32 ids `[1, T]` to probabilities.
+    """
+    import tf_keras  # noqa: PLC0415 (only for this export)
+
+    embedding, bilstm, dense = (student.get_layer(name) for name in _REG_LSTM_LAYERS)
+    vocabulary_size, embedding_dim = embedding.embeddings.shape
+    units = bilstm.forward_layer.cell.units
+    ids = tf_keras.Input(shape=(None,), batch_size=1, dtype="int32", name="token_ids")
+    twin_embedding = tf_keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
+    twin_bilstm = tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(units, return_sequences=True), name="bilstm")
+    twin_dense = tf_keras.layers.Dense(dense.units, name="logits")
+    states = twin_bilstm(twin_embedding(ids))
+    keep = tf.expand_dims(tf.cast(tf.not_equal(ids, 0), states.dtype), -1)
+    features = tf.reduce_max(tf.nn.relu(states) * keep, axis=1)
+    twin = tf_keras.Model(ids, activation(twin_dense(features)), name=f"{student.name}_fused")
+    twin_embedding.set_weights([np.asarray(embedding.embeddings)])
+    twin_bilstm.forward_layer.set_weights([np.asarray(w) for w in bilstm.forward_layer.cell.weights])
+    twin_bilstm.backward_layer.set_weights([np.asarray(w) for w in bilstm.backward_layer.cell.weights])
+    twin_dense.set_weights([np.asarray(w) for w in dense.weights])
+    return twin
+
+
+def _convert_fused(student, activation, quantization):
+    twin = fused_twin(student, activation)
+    with tempfile.TemporaryDirectory() as tmp:
+        twin.save(tmp, save_format="tf")  # through a SavedModel, as for every student
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return converter.convert()
+
+
 def export_tflite(student, tokenizer, multi_label, path, quantization=None, representative_texts=None,
                   num_representative=200):
     """Writes a `.tflite` mapping one document's features to class probabilities.
@@ -121,6 +192,13 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
         if representative_texts is None or len(representative_texts) == 0:
             raise ValueError("quantization='int8' needs representative_texts for calibration")
     activation = tf.sigmoid if multi_label else tf.nn.softmax
+    if _is_recurrent(student) and fused_twin_supported(student):
+        flatbuffer = _convert_fused(student, activation, quantization)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(flatbuffer)
+        return path
     spec = input_spec(tokenizer)
     with tempfile.TemporaryDirectory() as tmp:
         # Through a SavedModel: `from_concrete_functions` can silently drop weights.

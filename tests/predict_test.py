@@ -156,3 +156,20 @@ def test_a_bad_input_line_is_one_error_naming_the_line_and_writes_nothing(bundle
     assert skipped.returncode == 0 and len(out.read_text().splitlines()) == 2 and "1 bad lines skipped" in skipped.stderr
     both = cli(os.path.join(bundle, "model.tflite"), "some text", "--input", str(docs))
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_fused_lstm_tflite_predicts_each_document_alone(tmp_path):
+    # The fused reg-LSTM takes each document unpadded and keeps its LSTM state in variable tensors: a document's
+    # probabilities must not depend on the documents classified before it, of the same length or not.
+    student, tokenizer, _ = train_toy_student("lstm")
+    export_saved_model(student, tokenizer, True, str(tmp_path / "saved_model"))
+    export_tflite(student, tokenizer, True, str(tmp_path / "model.tflite"))
+    write_serving_assets(str(tmp_path), tokenizer, list(TOPICS), multi_label=True)
+    saved = Predictor.load(str(tmp_path / "saved_model"))
+    lite = Predictor.load(str(tmp_path / "model.tflite"))
+    texts = [OIL, "wheat corn harvest grain", "the dollar and the yen", "", "oil " * 500, "bank rates"]
+    expected = saved.predict_proba(texts)
+    np.testing.assert_allclose(lite.predict_proba(texts), expected, atol=1e-5)
+    np.testing.assert_allclose(lite.predict_proba(texts[::-1]), expected[::-1], atol=1e-5)
+    for text, row in zip(texts, expected):
+        np.testing.assert_allclose(lite.predict_proba([text])[0], row, atol=1e-5)
