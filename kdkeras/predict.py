@@ -341,6 +341,8 @@ def _tflite_fn(path, tokenizer_dir, num_threads=None):
         raise ServingError(f"{tokenizer_dir}: cannot load the tokenizer ({e})") from None
     interpreter = _make_interpreter(path, num_threads)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if tokenizer.output_mode == "tf_idf" and len(inputs) == 2 and len(outputs) == 1:
+        return _sparse_terms_fn(path, interpreter, inputs, outputs[0], tokenizer)
     if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 2 or inputs[0]["shape"][0] != 1:
         raise ServingError(f"{path}: expected one [1, N] input and one output (export_tflite layout)")
     inp, out = inputs[0], outputs[0]
@@ -357,6 +359,36 @@ def _tflite_fn(path, tokenizer_dir, num_threads=None):
         rows = []
         for row in features:
             interpreter.set_tensor(inp["index"], row[None].astype(inp["dtype"]))
+            interpreter.invoke()
+            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
+        return np.stack(rows)
+
+    return probabilities
+
+
+def _sparse_terms_fn(path, interpreter, inputs, out, tokenizer):
+    """Runs a sparse-input tf-idf `.tflite` (`term_ids`, `term_weights`, `[1, T]`) on each document's terms."""
+    by_name = {}
+    for detail in inputs:
+        for name in ("term_ids", "term_weights"):
+            if name in detail["name"]:
+                by_name[name] = detail
+    if len(by_name) != 2:
+        raise ServingError(f"{path}: expected inputs term_ids and term_weights (export_tflite sparse layout)")
+    ids_in, weights_in = by_name["term_ids"], by_name["term_weights"]
+    length = [0]
+
+    def probabilities(texts):
+        rows = []
+        for text in texts:
+            ids, weights = tokenizer.terms(text)
+            if len(ids) != length[0]:
+                length[0] = len(ids)
+                interpreter.resize_tensor_input(ids_in["index"], [1, len(ids)], strict=True)
+                interpreter.resize_tensor_input(weights_in["index"], [1, len(ids)], strict=True)
+                interpreter.allocate_tensors()
+            interpreter.set_tensor(ids_in["index"], ids[None])
+            interpreter.set_tensor(weights_in["index"], weights[None])
             interpreter.invoke()
             rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
         return np.stack(rows)

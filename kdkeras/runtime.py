@@ -160,6 +160,27 @@ class NumpyTokenizer:
         lookup, oov = self._ids.get, self.oov_id
         return [lookup(w, oov) for w in _words(text, self._replacement)[: self.sequence_length]]
 
+    def terms(self, text):
+        """The distinct tf-idf features of one document, for a sparse-input `.tflite` (`"tf_idf"` mode).
+
+        Returns:
+            `(ids, values)`: int32 feature indices in increasing order (0 is
+            the out-of-vocabulary bucket) and their float32 tf × idf values,
+            the nonzero entries of `self([text])[0]`; `([0], [0.0])` for a
+            document without words.
+        """
+        if self.output_mode != "tf_idf":
+            raise ValueError("terms() needs output_mode='tf_idf'")
+        lookup = self._ids.get
+        ids = np.fromiter((lookup(w, 0) for w in _words(text, self._replacement)), dtype=np.int64)
+        if not ids.size:
+            return np.zeros(1, "int32"), np.zeros(1, "float32")
+        ids, counts = np.unique(ids, return_counts=True)
+        counts = counts.astype("float32")
+        if self.sublinear_tf:
+            counts = 1 + np.log(counts)
+        return ids.astype("int32"), counts * self.idf[ids]
+
     def __call__(self, texts, length=None):
         """Features of a batch of documents.
 

@@ -113,6 +113,60 @@ def fused_twin(student, activation):
     return twin
 
 
+# The tf-idf LR's layers, as `kdkeras.models.build_tfidf_lr` names them.
+_TFIDF_LR_LAYERS = ("l2_normalise", "logits")
+
+
+class SparseLinear(tf.Module):
+    """The tf-idf LR on a document's distinct terms: `(term_ids, term_weights)` `[1, T]` → probabilities.
+
+    Computes what the LR computes on the vocabulary-wide tf-idf vector that
+    has `term_weights` at `term_ids` and zeros elsewhere: the weights are L2
+    normalised (`x / max(‖x‖, 1e-12)`, Keras' `UnitNormalization`), the
+    kernel rows of the terms are gathered and summed with those weights, the
+    bias is added and `activation` applied. Its cost is proportional to the
+    document's number of distinct terms, not to the vocabulary. A document
+    without words is `term_ids=[[0]]`, `term_weights=[[0.0]]` (probabilities of
+    the bias alone, as for the all-zero vector).
+    """
+
+    def __init__(self, kernel, bias, activation):
+        super().__init__()
+        self.kernel = tf.Variable(kernel, trainable=False, name="kernel")
+        self.bias = tf.Variable(bias, trainable=False, name="bias")
+        self._activation = activation
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32, name="term_ids"),
+                                  tf.TensorSpec([1, None], tf.float32, name="term_weights")])
+    def serve(self, term_ids, term_weights):
+        scale = tf.math.rsqrt(tf.maximum(tf.reduce_sum(tf.square(term_weights), axis=-1, keepdims=True), 1e-24))
+        rows = tf.gather(self.kernel, term_ids[0])  # [T, C]
+        logits = tf.matmul(term_weights * scale, rows) + self.bias
+        return {"probabilities": self._activation(logits)}
+
+
+def sparse_linear_model(student, activation):
+    """`SparseLinear` with the kernel and bias of a tf-idf LR student (`kdkeras.models.build_tfidf_lr`)."""
+    try:
+        dense = student.get_layer(_TFIDF_LR_LAYERS[1])
+        student.get_layer(_TFIDF_LR_LAYERS[0])
+    except ValueError:
+        raise ValueError(f"{student.name}: sparse_input needs the tf-idf LR layout (UnitNormalization → Dense)") from None
+    kernel, bias = (np.asarray(w) for w in dense.weights)
+    return SparseLinear(kernel, bias, activation)
+
+
+def _convert_sparse_linear(student, activation, quantization):
+    module = sparse_linear_model(student, activation)
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.saved_model.save(module, tmp, signatures={"serve": module.serve})
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return converter.convert()
+
+
 def _convert_fused(student, activation, quantization):
     twin = fused_twin(student, activation)
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +179,7 @@ def _convert_fused(student, activation, quantization):
 
 
 def export_tflite(student, tokenizer, multi_label, path, quantization=None, representative_texts=None,
-                  num_representative=200):
+                  num_representative=200, sparse_input=True):
     """Writes a `.tflite` mapping one document's features to class probabilities.
 
     The graph is the student followed by a sigmoid (`multi_label=True`) or a
@@ -174,6 +228,9 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
         quantization: `None`, `"dynamic"` or `"int8"`.
         representative_texts: documents for the `"int8"` calibration.
         num_representative: at most this many of them (evenly spaced) are used.
+        sparse_input: tf-idf students (the LR): take the document's distinct terms
+            (`term_ids`, `term_weights`, `[1, T]` each, see `sparse_linear_model`)
+            instead of a vocabulary-wide vector (False).
 
     Returns:
         `path`.
@@ -192,8 +249,15 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
         if representative_texts is None or len(representative_texts) == 0:
             raise ValueError("quantization='int8' needs representative_texts for calibration")
     activation = tf.sigmoid if multi_label else tf.nn.softmax
+    flatbuffer = None
     if _is_recurrent(student) and fused_twin_supported(student):
         flatbuffer = _convert_fused(student, activation, quantization)
+    elif tokenizer.output_mode == "tf_idf" and sparse_input:
+        if quantization == "int8":
+            raise ValueError("quantization='int8' is not supported with sparse_input (a gather and a weighted sum "
+                             "have no activations worth quantising); use quantization='dynamic'")
+        flatbuffer = _convert_sparse_linear(student, activation, quantization)
+    if flatbuffer is not None:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         with open(path, "wb") as f:

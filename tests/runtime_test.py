@@ -99,6 +99,14 @@ def test_tfidf_matches_keras_on_reuters(standardize, sublinear_tf, reuters, tmp_
         np.testing.assert_allclose(got, np.asarray(adapted(tf.constant(batch))), rtol=1e-5)
         assert (got[:, 0] > 0).any()  # the out-of-vocabulary bucket is used
         repeated += int((got > numpy_tok.idf * 1.5).sum())
+        # The sparse form a sparse-input .tflite takes: exactly the nonzero entries, in index order.
+        for text, row in zip(batch[:100], got):
+            ids, values = numpy_tok.terms(text)
+            if row.any():
+                np.testing.assert_array_equal(ids, np.flatnonzero(row))
+                np.testing.assert_array_equal(values, row[ids])
+            else:
+                assert (ids.tolist(), values.tolist()) == ([0], [0.0])
     assert repeated > 0  # words occurring more than once: raw and sublinear tf differ
 
 

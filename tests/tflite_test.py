@@ -26,9 +26,30 @@ def eval_texts():
     return texts + [long, "", "zzz unknown words only", "Crude OIL, barrels; OPEC!"]
 
 
+def run_sparse_tflite(path, features):
+    """Probabilities of each tf-idf row through a sparse-input `.tflite`: its nonzero entries as (ids, weights)."""
+    interpreter = Interpreter(model_path=path)
+    inputs = {("ids" if "term_ids" in d["name"] else "weights"): d for d in interpreter.get_input_details()}
+    (out,) = interpreter.get_output_details()
+    assert [list(d["shape_signature"]) for d in inputs.values()] == [[1, -1], [1, -1]]
+    rows = []
+    for row in features:
+        ids = np.flatnonzero(row) if row.any() else np.zeros(1, int)
+        for key, value in (("ids", ids.astype("int32")), ("weights", row[ids].astype("float32"))):
+            interpreter.resize_tensor_input(inputs[key]["index"], [1, len(ids)], strict=True)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inputs["ids"]["index"], ids.astype("int32")[None])
+        interpreter.set_tensor(inputs["weights"]["index"], row[ids].astype("float32")[None])
+        interpreter.invoke()
+        rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
+    return np.stack(rows)
+
+
 def run_tflite(path, features):
     """Probabilities of each row of `features`; a `[1, T]` model (fused reg-LSTM) gets the row's ids unpadded."""
     interpreter = Interpreter(model_path=path)
+    if len(interpreter.get_input_details()) == 2:
+        return run_sparse_tflite(path, features)
     interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     any_length = list(inp["shape_signature"]) == [1, -1]
@@ -106,11 +127,19 @@ def test_keras_saved_model_and_tflite_agree(name, tmp_path):
     float_probs = run_tflite(float_path, features)
     check_close(name + " tflite", float_probs, keras_probs, None)
 
-    quantizations = ["dynamic"] + (["int8"] if name != "lstm" else [])
+    if name == "lr":  # one gather of the document's terms, no vocabulary-wide vector
+        assert "GATHER" in ops and len(Interpreter(model_path=float_path).get_input_details()) == 2, ops
+    quantizations = ["dynamic"] + (["int8"] if name == "kimcnn" else [])
     for quantization in quantizations:
         path = export_tflite(student, tokenizer, True, str(tmp_path / f"{quantization}.tflite"),
                              quantization=quantization, representative_texts=train_toy_student(name)[2])
         check_close(name + " tflite", run_tflite(path, features), keras_probs, quantization)
+    if name == "lr":  # the vocabulary-wide layout stays available, full-integer included
+        for quantization in (None, "dynamic", "int8"):
+            path = export_tflite(student, tokenizer, True, str(tmp_path / f"dense_{quantization}.tflite"),
+                                 quantization=quantization, representative_texts=train_toy_student(name)[2],
+                                 sparse_input=False)
+            check_close(name + " dense tflite", run_tflite(path, features), keras_probs, quantization)
 
 
 def test_single_label_softmax_in_tflite(tmp_path):
