@@ -63,3 +63,59 @@ def sweep(result, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def pareto_front(points):
+    """Names of the points no other point beats on both axes: `{name: (cost, score)}`, lower cost and higher score win."""
+    front, best = [], float("-inf")
+    for name, (cost, score) in sorted(points.items(), key=lambda item: (item[1][0], -item[1][1])):
+        if score > best:
+            front.append(name)
+            best = score
+    return front
+
+
+def quality_vs_cost(result, path):
+    """Test score against latency per document (log axis) for every model of a benchmark, Pareto front marked.
+
+    Args:
+        result: a `pipelines.benchmark` result: `models` with `test` and
+            `latency_ms` (best format, batch 1, one thread, tokenisation
+            included) and `plain_students` (scored, same architecture and
+            cost as their distilled twin).
+        path: output PNG path.
+
+    Returns:
+        The names on the Pareto front.
+    """
+    points = {name: (row["latency_ms"], row["test"]) for name, row in result["models"].items()
+              if row.get("test") is not None}
+    for name, row in result.get("plain_students", {}).items():
+        points[name] = (result["models"][row["as"]]["latency_ms"], row["test"])
+    front = pareto_front(points)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, (cost, score) in points.items():
+        kind = "teacher" if name == "teacher" else "distilled" if name.startswith("kd_") else (
+            "baseline" if name in ("svm", "sklearn_lr") else "student")
+        marker, color = {"teacher": ("*", "tab:red"), "distilled": ("o", "tab:blue"),
+                         "baseline": ("s", "tab:gray"), "student": ("^", "tab:green")}[kind]
+        ax.scatter(cost, score, marker=marker, color=color, s=80 if name in front else 40,
+                   edgecolors="black" if name in front else "none", zorder=3)
+    labels = {}  # one label per position: a distilled student with λ = 0 is its plain twin
+    for name, point in points.items():
+        labels.setdefault(point, []).append(name)
+    for (cost, score), names in labels.items():
+        ax.annotate(" = ".join(sorted(names, key=len)), (cost, score), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
+    xs, ys = zip(*(points[name] for name in front))
+    ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per document, ms (batch 1, one thread, tokenisation included; log scale)")
+    ax.set_ylabel(f"test {result.get('metric', 'score')} (%)")
+    ax.set_title("Quality against cost")
+    ax.legend(loc="lower right")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return front

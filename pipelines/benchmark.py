@@ -22,6 +22,7 @@ import time
 from pipelines import cli
 
 BENCHMARK_FILE = "benchmark.json"
+PLOT_FILE = "quality_vs_cost.png"
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
                 "tflite_full_int8": "model_full_int8.tflite"}
 
@@ -87,8 +88,97 @@ def _input_spec(kind, model, transform):
     return tf.TensorSpec([1, transform.sequence_length], tf.int32), transform.sequence_length
 
 
+def _baselines(run_dir):
+    """`{name: (fitted scikit-learn pipeline, columns)}` refit with the C the run chose (they are never saved)."""
+    from components.base import Artifact
+    from components.example_gen import load_schema, read_split
+    from kdkeras import baselines
+
+    path = os.path.join(run_dir, "Baselines", "scores.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        scores = json.load(f)
+    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
+    multi_label = load_schema(examples)["multi_label"]
+    train, _ = read_split(examples, "train")
+    out = {}
+    for name, row in scores.items():
+        kind = "lr" if name == "sklearn_lr" else name
+        model, _, _, columns = baselines.select_and_fit(kind, train, train, multi_label, grid=[row["C"]])
+        out[name] = (model, row["params"])
+    return out
+
+
+def _model_only(kind, model, transform, paths, threads):
+    """Per format, a callable on pre-made features (tokenisation excluded) and the features of a text."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kdkeras import predict
+    from kdkeras.runtime import NumpyTokenizer
+
+    out = {}
+    if kind == "teacher":
+        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        out["keras"] = (lambda features: forward(features), lambda texts: transform(tf.constant(texts)))
+        return out
+    for fmt in TFLITE_FILES:
+        if fmt not in paths:
+            continue
+        interpreter = predict._make_interpreter(paths[fmt], threads)
+        inputs = interpreter.get_input_details()
+        tokenizer = NumpyTokenizer.load(os.path.join(os.path.dirname(paths[fmt]), predict.TOKENIZER_DIR))
+
+        def features(texts, inputs=inputs, tokenizer=tokenizer):
+            text = texts[0]
+            if len(inputs) == 2:  # sparse tf-idf: (term ids, weights)
+                ids, weights = tokenizer.terms(text)
+                by_name = {("ids" if "term_ids" in d["name"] else "weights"): d for d in inputs}
+                return [(by_name["ids"], ids[None]), (by_name["weights"], weights[None])]
+            if list(inputs[0]["shape_signature"]) == [1, -1]:  # fused LSTM: unpadded ids
+                return [(inputs[0], np.asarray([tokenizer.ids(text) or [0]], "int32"))]
+            return [(inputs[0], tokenizer([text], length=int(inputs[0]["shape"][1])).astype(inputs[0]["dtype"]))]
+
+        def run(feed, interpreter=interpreter):
+            shape = [tuple(value.shape) for _, value in feed]
+            if shape != getattr(run, "shape", None):
+                for detail, value in feed:
+                    interpreter.resize_tensor_input(detail["index"], list(value.shape), strict=True)
+                interpreter.allocate_tensors()
+                run.shape = shape
+            interpreter.reset_all_variables()
+            for detail, value in feed:
+                interpreter.set_tensor(detail["index"], value)
+            interpreter.invoke()
+
+        out[fmt] = (run, features)
+    return out
+
+
+def _timed_model_only(run, features, texts, min_seconds=1.0):
+    """ms per document of `run` on each document's pre-made features (batch 1), tokenisation timed apart."""
+    started = time.perf_counter()
+    feeds = [features([t]) for t in texts]
+    tokenise_ms = 1000 * (time.perf_counter() - started) / len(texts)
+    run(feeds[0])
+    done, started = 0, time.perf_counter()
+    while True:
+        for feed in feeds:
+            run(feed)
+        done += len(feeds)
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return {"model_ms_per_doc": 1000 * elapsed / done, "tokenise_ms_per_doc": tokenise_ms}
+
+
 def measure(run_dir, texts, batch_size, phase):
-    """Per model and format: `{"docs_per_s", "ms_per_doc"}` in the current thread setting."""
+    """Per model and format: `{"docs_per_s", "ms_per_doc"}` in the current thread setting.
+
+    In the latency phase (batch 1, one thread) also the model alone on
+    pre-made features, with the tokenisation timed apart, and the
+    scikit-learn baselines (vectorizer included).
+    """
     from kdkeras import cost, predict
 
     threads = 1 if phase == "latency" else None
@@ -105,9 +195,17 @@ def measure(run_dir, texts, batch_size, phase):
             if fmt in paths:
                 predictor = predict.Predictor.load(paths[fmt], num_threads=threads)
                 row["formats"][fmt] = _timed(predictor.predict_proba, texts, batch_size)
+        if phase == "latency":
+            for fmt, (model_run, features) in _model_only(kind, model, transform, paths, threads).items():
+                row["formats"][fmt].update(_timed_model_only(model_run, features, texts))
         out["models"][name] = row
         print(f"[benchmark {phase}] {name}: " + ", ".join(
             f"{f} {v['docs_per_s']:.1f} docs/s" for f, v in row["formats"].items()), flush=True)
+    for name, (model, params) in _baselines(run_dir).items():
+        fn = model.decision_function  # the vectorizer included, as a user calls it
+        out["models"][name] = {"params": params, "formats": {"sklearn": _timed(fn, texts, batch_size)}}
+        print(f"[benchmark {phase}] {name}: sklearn {out['models'][name]['formats']['sklearn']['docs_per_s']:.1f} "
+              "docs/s", flush=True)
     return out
 
 
@@ -135,13 +233,21 @@ def benchmark(run_dir, docs=200):
         formats = {}
         for fmt, fast in row["formats"].items():
             slow = latency["models"][name]["formats"][fmt]
-            formats[fmt] = {"latency_ms": slow["ms_per_doc"], "docs_per_s": fast["docs_per_s"]}
+            formats[fmt] = {"latency_ms": slow["ms_per_doc"], "docs_per_s": fast["docs_per_s"],
+                            **{k: slow[k] for k in ("model_ms_per_doc", "tokenise_ms_per_doc") if k in slow}}
         fastest = max(formats, key=lambda f: formats[f]["docs_per_s"])
         quickest = min(formats, key=lambda f: formats[f]["latency_ms"])
-        models[name] = {"params": row["params"], "flops_per_doc": row["flops_per_doc"],
-                        "input_length": row["input_length"], "formats": formats,
+        models[name] = {"params": row["params"], "flops_per_doc": row.get("flops_per_doc"),
+                        "input_length": row.get("input_length"), "formats": formats,
                         "latency_ms": formats[quickest]["latency_ms"], "latency_format": quickest,
                         "docs_per_s": formats[fastest]["docs_per_s"], "throughput_format": fastest}
+        model_only = {f: v["model_ms_per_doc"] for f, v in formats.items() if "model_ms_per_doc" in v}
+        if model_only:
+            best = min(model_only, key=model_only.get)
+            models[name].update(model_ms=model_only[best], model_format=best,
+                                tokenise_ms=formats[best]["tokenise_ms_per_doc"])
+            if row.get("flops_per_doc"):
+                models[name]["model_gflops_achieved"] = row["flops_per_doc"] / (model_only[best] / 1000) / 1e9
     teacher = models["teacher"]
     for row in models.values():
         row["speedup_vs_teacher"] = row["docs_per_s"] / teacher["docs_per_s"]
@@ -154,22 +260,36 @@ def benchmark(run_dir, docs=200):
         "teacher_gflops_achieved": teacher["flops_per_doc"] * keras_rate / 1e9,
     }
     machine["teacher_share_of_matmul_peak"] = machine["teacher_gflops_achieved"] / machine["matmul_gflops_all_threads"]
-    return {"run_dir": run_dir, "documents": len(texts), "machine": machine, "models": models}
+    with open(os.path.join(run_dir, "report.json")) as f:
+        report = json.load(f)
+    for name, row in models.items():
+        scores = report["models"].get(name, {})
+        row["test"] = scores.get("test_mean", scores.get("test"))
+    return {"run_dir": run_dir, "documents": len(texts), "metric": report["metric"], "machine": machine,
+            "models": models, "plain_students": {name: {"test": report["models"][name].get(
+                "test_mean", report["models"][name]["test"]), "as": "kd_" + name}
+                for name in report["models"] if "kd_" + name in models}}
 
 
 def format_table(result):
-    lines = [f"{'model':<11} {'params':>11} {'MFLOPs/doc':>11} {'latency ms (best format)':>26} "
-             f"{'docs/s (best format)':>26} {'× teacher':>9}"]
+    lines = [f"{'model':<11} {'test':>6} {'params':>11} {'MFLOPs/doc':>11} {'latency ms (best format)':>26} "
+             f"{'model ms':>9} {'docs/s (best format)':>26} {'× teacher':>9}"]
     for name, row in result["models"].items():
-        lines.append(f"{name:<11} {row['params']:>11,d} {row['flops_per_doc'] / 1e6:>11.1f} "
-                     f"{row['latency_ms']:>11.3f} {'(' + row['latency_format'] + ')':>14} "
+        flops = f"{row['flops_per_doc'] / 1e6:>11.1f}" if row.get("flops_per_doc") else f"{'–':>11}"
+        model = f"{row['model_ms']:>9.4f}" if "model_ms" in row else f"{'–':>9}"
+        test = f"{row['test']:>6.2f}" if row.get("test") is not None else f"{'–':>6}"
+        lines.append(f"{name:<11} {test} {row['params']:>11,d} {flops} "
+                     f"{row['latency_ms']:>11.3f} {'(' + row['latency_format'] + ')':>14} {model} "
                      f"{row['docs_per_s']:>11.1f} {'(' + row['throughput_format'] + ')':>14} "
                      f"{row['speedup_vs_teacher']:>9.1f}")
     lines.append("")
-    lines.append(f"{'model':<11} {'format':<12} {'latency ms':>11} {'docs/s':>9}   (batch 1 one thread / batch 64 all)")
+    lines.append(f"{'model':<11} {'format':<17} {'latency ms':>11} {'model ms':>9} {'tokenise ms':>11} {'docs/s':>9}"
+                 "   (batch 1 one thread / batch 64 all)")
     for name, row in result["models"].items():
         for fmt, f in row["formats"].items():
-            lines.append(f"{name:<11} {fmt:<12} {f['latency_ms']:>11.3f} {f['docs_per_s']:>9.1f}")
+            model = f"{f['model_ms_per_doc']:>9.4f}" if "model_ms_per_doc" in f else f"{'–':>9}"
+            tokenise = f"{f['tokenise_ms_per_doc']:>11.4f}" if "tokenise_ms_per_doc" in f else f"{'–':>11}"
+            lines.append(f"{name:<11} {fmt:<17} {f['latency_ms']:>11.3f} {model} {tokenise} {f['docs_per_s']:>9.1f}")
     m = result["machine"]
     lines.append(f"matmul: {m['matmul_gflops_all_threads']:.1f} GFLOP/s all threads, {m['matmul_gflops_one_thread']:.1f} "
                  f"one thread; teacher inference reaches {m['teacher_gflops_achieved']:.1f} GFLOP/s "
@@ -201,6 +321,7 @@ def main(argv=None):
         return 2
     from components.base import write_json
     from components.lock import RunLock, RunLockedError
+    from kdkeras import plots
 
     try:
         with RunLock(args.run_dir):  # timings of a run being written would be wrong, and it would be rewritten
@@ -208,11 +329,12 @@ def main(argv=None):
             result["command"] = "python -m pipelines.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
             path = os.path.join(args.run_dir, BENCHMARK_FILE)
             write_json(path, result)
+            plots.quality_vs_cost(result, os.path.join(args.run_dir, PLOT_FILE))
     except RunLockedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(result))
-    print(f"\nbenchmark: {path}")
+    print(f"\nbenchmark: {path} and {PLOT_FILE}")
     return 0
 
 

@@ -82,23 +82,30 @@ def sweep_table(result):
 
 def table3(result):
     """Markdown Table 3 (size and speed against the teacher) for one benchmark file."""
-    lines = ["| model | params | × fewer | MFLOPs/doc | latency ms, batch 1, 1 thread | × faster | "
-             "docs/s, batch 64 | × teacher |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | test | params | × fewer | MFLOPs/doc | latency ms, batch 1, 1 thread | model alone ms | × faster | "
+             "docs/s, batch 64 | × teacher |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in result["models"].items():
+        flops = f"{row['flops_per_doc'] / 1e6:,.1f}" if row.get("flops_per_doc") else "–"
+        test = f"{row['test']:.2f}" if row.get("test") is not None else "–"
+        model = f"{row['model_ms']:.4f} ({row['model_format']})" if "model_ms" in row else "–"
         lines.append(
-            f"| {name} | {row['params'] / 1e6:.1f}M | {row['params_ratio_vs_teacher']:.1f} | "
-            f"{row['flops_per_doc'] / 1e6:,.1f} | {row['latency_ms']:.2f} ({row['latency_format']}) | "
+            f"| {name} | {test} | {row['params'] / 1e6:.1f}M | {row['params_ratio_vs_teacher']:.1f} | {flops} | "
+            f"{row['latency_ms']:.2f} ({row['latency_format']}) | {model} | "
             f"{row['latency_ratio_vs_teacher']:.0f} | {row['docs_per_s']:,.0f} ({row['throughput_format']}) | "
             f"{row['speedup_vs_teacher']:.0f} |")
-    lines += ["", "| model | format | latency ms, batch 1, 1 thread | docs/s, batch 64 |", "|---|---|---:|---:|"]
+    lines += ["", "| model | format | latency ms, batch 1, 1 thread | model alone ms | tokenise ms | docs/s, batch 64 |",
+              "|---|---|---:|---:|---:|---:|"]
     for name, row in result["models"].items():
         for fmt, f in row["formats"].items():
-            lines.append(f"| {name} | {fmt} | {f['latency_ms']:.2f} | {f['docs_per_s']:,.0f} |")
+            model = f"{f['model_ms_per_doc']:.4f}" if "model_ms_per_doc" in f else "–"
+            tokenise = f"{f['tokenise_ms_per_doc']:.4f}" if "tokenise_ms_per_doc" in f else "–"
+            lines.append(f"| {name} | {fmt} | {f['latency_ms']:.2f} | {model} | {tokenise} | {f['docs_per_s']:,.0f} |")
     m = result["machine"]
     lines += ["", f"Machine: {m['cpu_count']} CPU cores, matmul {m['matmul_gflops_all_threads']:.0f} GFLOP/s on all "
                   f"threads ({m['matmul_gflops_one_thread']:.0f} on one); the teacher's Keras inference reaches "
                   f"{m['teacher_gflops_achieved']:.0f} GFLOP/s, {100 * m['teacher_share_of_matmul_peak']:.0f} % of "
-                  f"that. {result['documents']} test documents timed."]
+                  f"that. {result['documents']} test documents timed; latency includes tokenisation, "
+                  "\"model alone\" is the model on pre-made features."]
     return "\n".join(lines)
 
 
@@ -191,7 +198,7 @@ def render(results_dir=RESULTS_DIR):
                          f"`{_source(path, results_dir)}`{note(result) if note else ''}\n")
             parts.append(table(result) + ("" if table is windows_table else "\n"))
             plot = os.path.splitext(path)[0] + ".png"
-            if table is sweep_table and os.path.exists(plot):
+            if table in (sweep_table, table3) and os.path.exists(plot):
                 parts.append(f"![{name}]({_source(plot, results_dir)})\n")
     return "\n".join(parts)
 

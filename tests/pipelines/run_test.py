@@ -8,6 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
+from kdkeras import names
 from pipelines import benchmark_predict, configs, run, sweep
 from tests.conftest import make_docs, write_hedwig
 
@@ -42,7 +43,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     run_dir = os.path.join(out_dir, "custom", "smoke")
     report = json.load(open(os.path.join(run_dir, "report.json")))
     assert report["dataset"] == "custom" and report["metric"] == "micro_f1" and report["profile"] == "smoke"
-    students = {"lstm", "kimcnn", "lr"}
+    students = set(names.STUDENTS)
     assert set(report["models"]) == {"teacher", "svm", "sklearn_lr"} | students | {"kd_" + s for s in students}
     for row in report["models"].values():
         assert 0 <= row["dev"] <= 100 and 0 <= row["test"] <= 100 and row["params"] > 0
@@ -88,10 +89,17 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
                            cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert bench.returncode == 0, bench.stderr[-3000:]
     result = json.load(open(os.path.join(run_dir, "benchmark.json")))
-    assert set(result["models"]) == {"teacher"} | {"kd_" + s for s in students}
+    assert set(result["models"]) == {"teacher", "svm", "sklearn_lr"} | {"kd_" + s for s in students}
+    assert set(result["plain_students"]) == students
     for name, row in result["models"].items():
-        assert row["params"] > 0 and row["flops_per_doc"] > 0 and row["docs_per_s"] > 0 and row["latency_ms"] > 0
-        assert "keras" in row["formats"] and (name == "teacher" or {"saved_model", "tflite"} <= set(row["formats"]))
+        assert row["params"] > 0 and row["docs_per_s"] > 0 and row["latency_ms"] > 0 and row["test"] is not None
+        if name in ("svm", "sklearn_lr"):  # timed with their vectorizer
+            assert set(row["formats"]) == {"sklearn"}
+            continue
+        assert row["flops_per_doc"] > 0 and "keras" in row["formats"]
+        assert name == "teacher" or {"saved_model", "tflite"} <= set(row["formats"])
+        assert row["model_ms"] > 0 and row["tokenise_ms"] >= 0  # the model alone, tokenisation timed apart
+    assert os.path.getsize(os.path.join(run_dir, "quality_vs_cost.png")) > 10_000
     assert result["models"]["teacher"]["flops_per_doc"] > result["models"]["kd_lr"]["flops_per_doc"]
     assert result["machine"]["matmul_gflops_all_threads"] > 0
     # Bulk prediction from a file, per student and format.
