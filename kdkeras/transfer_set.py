@@ -230,8 +230,13 @@ class TeacherModelHandler(ModelHandler):
         from kdkeras import models, windows
         from kdkeras.models import backbones
 
+        import tensorflow as tf
+
         model = models.load_model(self.model_path)  # Keras safe_mode: never runs stored code
         preprocessor = backbones.load_preprocessor(self.preprocessor_dir)
+        # Built here, once: the runner shares the model between threads, and a KerasHub preprocessor builds
+        # itself on its first call (two threads calling it first at once make Keras refuse the second build).
+        preprocessor(tf.constant(["warm-up"]))
         return _Teacher(*windows.load(model, preprocessor, self.preprocessor_dir))
 
     def run_inference(self, batch, model, inference_args=None):
