@@ -50,11 +50,14 @@ PROFILES = {
         teacher=dict(backbone="minilm", sequence_length=64, epochs=2, batch_size=16, learning_rate=2e-4),
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="teacher_pca"),
         students=dict(
-            lstm=dict(updates=600, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
+            # Vocabularies sized for the device (int8 files: reg-LSTM ≤ 2 MB, KimCNN ≤ 2 MB, boe ≤ 1 MB, LR ≤ 0.5 MB);
+            # Reuters train has 23k word types, most of the rest seen once.
+            lstm=dict(updates=600, learning_rate=1e-2, ema_momentum=0.9, max_tokens=15000, hparams=dict(
                 embedding_dim=96, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
-            kimcnn=dict(updates=600, learning_rate=3e-3, hparams=dict(
+            kimcnn=dict(updates=600, learning_rate=3e-3, max_tokens=12000, hparams=dict(
                 embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
-            lr=dict(updates=600, learning_rate=2e-2, hparams=dict()),
+            # 5,000 words: dev 89.57 against 88.55 with all 23k (the exact fit, seed-free).
+            lr=dict(updates=600, learning_rate=2e-2, max_tokens=5000, hparams=dict()),
             # A linear model on the mean vector learns slowly: 2,000 updates (dev +1.1 over 600); 15,000 words
             # (same dev as all 23k Reuters words) keep the int8 file under 1 MB.
             boe=dict(updates=2000, learning_rate=1e-2, max_tokens=15000,
