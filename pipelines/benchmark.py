@@ -253,6 +253,8 @@ def benchmark(run_dir, docs=200):
         row["speedup_vs_teacher"] = row["docs_per_s"] / teacher["docs_per_s"]
         row["latency_ratio_vs_teacher"] = teacher["latency_ms"] / row["latency_ms"]
         row["params_ratio_vs_teacher"] = teacher["params"] / row["params"]
+        if "model_ms" in row and "model_ms" in teacher:  # the models alone, tokenisation excluded
+            row["model_ratio_vs_teacher"] = teacher["model_ms"] / row["model_ms"]
     keras_rate = teacher["formats"]["keras"]["docs_per_s"]
     machine = {
         "cpu_count": os.cpu_count(), "matmul_gflops_all_threads": throughput["matmul_gflops"],

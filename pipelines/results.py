@@ -88,6 +88,8 @@ def table3(result):
         flops = f"{row['flops_per_doc'] / 1e6:,.1f}" if row.get("flops_per_doc") else "–"
         test = f"{row['test']:.2f}" if row.get("test") is not None else "–"
         model = f"{row['model_ms']:.4f} ({row['model_format']})" if "model_ms" in row else "–"
+        if "model_ratio_vs_teacher" in row:
+            model += f", {row['model_ratio_vs_teacher']:,.0f}×"
         lines.append(
             f"| {name} | {test} | {row['params'] / 1e6:.1f}M | {row['params_ratio_vs_teacher']:.1f} | {flops} | "
             f"{row['latency_ms']:.2f} ({row['latency_format']}) | {model} | "
