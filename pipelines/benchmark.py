@@ -140,13 +140,13 @@ def _model_only(kind, model, transform, paths, threads):
                 return [(inputs[0], np.asarray([tokenizer.ids(text) or [0]], "int32"))]
             return [(inputs[0], tokenizer([text], length=int(inputs[0]["shape"][1])).astype(inputs[0]["dtype"]))]
 
-        def run(feed, interpreter=interpreter):
+        def run(feed, interpreter=interpreter, state={}):  # noqa: B006 (one state per format: a fresh dict each)
             shape = [tuple(value.shape) for _, value in feed]
-            if shape != getattr(run, "shape", None):
+            if shape != state.get("shape"):
                 for detail, value in feed:
                     interpreter.resize_tensor_input(detail["index"], list(value.shape), strict=True)
                 interpreter.allocate_tensors()
-                run.shape = shape
+                state["shape"] = shape
             interpreter.reset_all_variables()
             for detail, value in feed:
                 interpreter.set_tensor(detail["index"], value)
