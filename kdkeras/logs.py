@@ -44,6 +44,9 @@ NOISE = (
     rb"Discarding unparseable args",
     rb"Logging handler created\.",
     rb"^fully_quantize: \d",  # TFLite converter settings
+    rb"Issue encountered when serializing table_initializer",  # SavedModel export of lookup tables
+    rb"^Type is unsupported, or the types of the items don't match field type in CollectionDef",
+    rb"^'NoneType' object has no attribute 'name'$",
     rb"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
 )
 
