@@ -27,18 +27,24 @@ TFLITE_FILES = {"tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
                 "tflite_full_int8": "model_full_int8.tflite"}
 
 
-def _timed(fn, texts, batch_size, min_seconds=2.0):
-    """Documents/s and ms per batch of `fn` over `texts` in batches."""
-    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-    fn(batches[0])  # warm-up (tracing, allocation)
+def _repeated(fn, items, docs_per_item, min_seconds):
+    """`(documents/s, ms per document)` of `fn` over `items`, repeated for at least `min_seconds` after a warm-up."""
+    fn(items[0])  # warm-up (tracing, allocation)
     done, started = 0, time.perf_counter()
     while True:
-        for batch in batches:
-            fn(batch)
-            done += len(batch)
+        for item, docs in zip(items, docs_per_item):
+            fn(item)
+            done += docs
         elapsed = time.perf_counter() - started
         if elapsed >= min_seconds:
-            return {"docs_per_s": done / elapsed, "ms_per_doc": 1000 * elapsed / done}
+            return done / elapsed, 1000 * elapsed / done
+
+
+def _timed(fn, texts, batch_size, min_seconds=2.0):
+    """Documents/s and ms per document of `fn` over `texts` in batches."""
+    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    docs_per_s, ms_per_doc = _repeated(fn, batches, [len(b) for b in batches], min_seconds)
+    return {"docs_per_s": docs_per_s, "ms_per_doc": ms_per_doc}
 
 
 def _models(run_dir):
@@ -161,15 +167,8 @@ def _timed_model_only(run, features, texts, min_seconds=1.0):
     started = time.perf_counter()
     feeds = [features([t]) for t in texts]
     tokenise_ms = 1000 * (time.perf_counter() - started) / len(texts)
-    run(feeds[0])
-    done, started = 0, time.perf_counter()
-    while True:
-        for feed in feeds:
-            run(feed)
-        done += len(feeds)
-        elapsed = time.perf_counter() - started
-        if elapsed >= min_seconds:
-            return {"model_ms_per_doc": 1000 * elapsed / done, "tokenise_ms_per_doc": tokenise_ms}
+    _, ms_per_doc = _repeated(run, feeds, [1] * len(feeds), min_seconds)
+    return {"model_ms_per_doc": ms_per_doc, "tokenise_ms_per_doc": tokenise_ms}
 
 
 def measure(run_dir, texts, batch_size, phase):

@@ -47,18 +47,24 @@ def test_the_run_command_refuses_a_locked_run_directory(tmp_path):
 
     data = write_hedwig(str(tmp_path / "toy"), {"train": make_docs(20), "test": make_docs(5, 2)})
     run_dir = tmp_path / "runs" / "custom" / "smoke"
+    started = time.monotonic()
+    _assert_refused(run_dir, ["pipelines.run", "--dataset", "custom", "--data-dir", data, "--profile", "smoke",
+                              "--output-dir", str(tmp_path / "runs")])
+    assert time.monotonic() - started < 120
+
+
+def _assert_refused(run_dir, command):
+    """Runs `python -m COMMAND` while another process holds `run_dir`: one error line, exit 2, nothing written."""
     proc = _holder(run_dir)
     try:
-        started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "pipelines.run", "--dataset", "custom", "--data-dir", data,
-                                 "--profile", "smoke", "--output-dir", str(tmp_path / "runs")],
-                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+        result = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True,
+                                timeout=300)
     finally:
         proc.kill()
         proc.wait()
     lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert result.returncode == 2 and len(lines) == 1 and f"in use by pid {proc.pid}" in lines[0], result.stderr[-2000:]
-    assert os.listdir(run_dir) == [LOCK_FILE] and time.monotonic() - started < 120
+    assert os.listdir(run_dir) == [LOCK_FILE]
 
 
 def test_the_transfer_set_command_refuses_a_locked_run_directory_before_writing(tmp_path):
@@ -72,14 +78,5 @@ def test_the_transfer_set_command_refuses_a_locked_run_directory_before_writing(
     (teacher / PREPROCESSOR_DIR / "preprocessor.json").write_text("{}")
     (teacher / "metadata.json").write_text('{"fingerprint": "x", "parameters": {}, "results": {}}')
     run_dir = tmp_path / "out"
-    proc = _holder(run_dir)
-    try:
-        result = subprocess.run([sys.executable, "-m", "pipelines.transfer_set", "--dataset", "custom", "--data-dir",
-                                 data, "--teacher", str(teacher), "--output", str(run_dir)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=300)
-    finally:
-        proc.kill()
-        proc.wait()
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
-    assert result.returncode == 2 and len(lines) == 1 and f"in use by pid {proc.pid}" in lines[0], result.stderr[-2000:]
-    assert os.listdir(run_dir) == [LOCK_FILE]  # no ExampleGen written
+    _assert_refused(run_dir, ["pipelines.transfer_set", "--dataset", "custom", "--data-dir", data,
+                              "--teacher", str(teacher), "--output", str(run_dir)])  # no ExampleGen written
