@@ -57,6 +57,21 @@ def test_table3_and_sweep_plots_come_from_the_files(tmp_path):
     page.write_text(f"{results.BEGIN}\n{results.END}\n")
     results.update(str(page), str(tmp_path))
     text = page.read_text()
-    assert "| kd_lstm | 3.0M | 7.3 | 36.0 | 8.00 (tflite) | 5 | 1,000 (saved_model) | 40 |" in text
-    assert "| kd_lstm | tflite | 8.00 | 500 |" in text and "39 % of that" in text
+    assert "| kd_lstm | – | 3.0M | 7.3 | 36.0 | 8.00 (tflite) | – | 5 | 1,000 (saved_model) | 40 |" in text
+    assert "| kd_lstm | tflite | 8.00 | – | – | 500 |" in text and "39 % of that" in text
+    # Newer benchmark files: test scores, the model alone (tokenisation apart) and its ratio to the teacher.
+    bench["models"]["kd_lstm"].update(test=85.5, model_ms=0.9, model_format="tflite", model_ratio_vs_teacher=30.0)
+    bench["models"]["kd_lstm"]["formats"]["tflite"].update(model_ms_per_doc=0.9, tokenise_ms_per_doc=0.05)
+    bench["models"]["svm"] = {"params": 2_000_000, "latency_ms": 20.0, "latency_format": "sklearn", "docs_per_s": 2000.0,
+                              "throughput_format": "sklearn", "params_ratio_vs_teacher": 11.0,
+                              "latency_ratio_vs_teacher": 2.0, "speedup_vs_teacher": 80.0, "test": 86.4,
+                              "formats": {"sklearn": {"latency_ms": 20.0, "docs_per_s": 2000.0}}}
+    (tmp_path / "table3_reuters.json").write_text(json.dumps(bench))
+    (tmp_path / "table3_reuters.png").write_bytes(b"png")
+    results.update(str(page), str(tmp_path))
+    text = page.read_text()
+    assert "| kd_lstm | 85.50 | 3.0M | 7.3 | 36.0 | 8.00 (tflite) | 0.9000 (tflite), 30× | 5 | 1,000 (saved_model) | 40 |" in text
+    assert "| kd_lstm | tflite | 8.00 | 0.9000 | 0.0500 | 500 |" in text
+    assert "| svm | 86.40 | 2.0M | 11.0 | – | 20.00 (sklearn) | – | 2 | 2,000 (sklearn) | 80 |" in text
+    assert f"![table3_reuters]({tmp_path.name}/table3_reuters.png)" in text
     assert f"![sweep_reuters_kd_lstm_hidden_dim]({tmp_path.name}/sweep_reuters_kd_lstm_hidden_dim.png)" in text
