@@ -59,8 +59,9 @@ PROFILES = {
             # 5,000 words: dev 89.57 against 88.55 with all 23k (the exact fit, seed-free).
             lr=dict(updates=600, learning_rate=2e-2, max_tokens=5000, hparams=dict()),
             # A linear model on the mean vector learns slowly: 2,000 updates (dev +1.1 over 600); 15,000 words
-            # (same dev as all 23k Reuters words) keep the int8 file under 1 MB.
-            boe=dict(updates=2000, learning_rate=1e-2, max_tokens=15000,
+            # (same dev as all 23k Reuters words) keep the int8 file under 1 MB; it reads 400 words (dev 87.87,
+            # against 87.49 at 120 and 87.64 at 1,000), which costs it almost nothing.
+            boe=dict(updates=2000, learning_rate=1e-2, max_tokens=15000, sequence_length=400,
                      hparams=dict(embedding_dim=64, hidden_dim=0, dropout=0.0)),
         ),
     ),
