@@ -52,8 +52,9 @@ NOISE = (
 
 _FILTER = r"""
 import ast, os, re, signal, sys
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(s, signal.SIG_IGN)  # drain until the last writer is gone
+for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # drain until the last writer is gone (SIGHUP: not on Windows)
+    if hasattr(signal, name):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
 noise = re.compile(b"|".join(b"(?:" + p + b")" for p in ast.literal_eval(sys.argv[1])))
 pending = b""
 while True:
