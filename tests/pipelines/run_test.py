@@ -81,6 +81,9 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
         assert full == pytest.approx(report["models"]["kd_" + student]["test"]) and formats["keras"]["test_documents"] == 40
         card = open(os.path.join(bundle, "model_card.md")).read()
         assert f"**Test micro_f1: {full:.2f} %** on all 40 test documents (this model, Keras); dev " in card
+        # ... and, beside it, on the label sets the bundle serves (at least one label per document).
+        served = formats["keras"]["test_all_served"]
+        assert 0 <= served <= 100 and "the label sets the bundle serves" in card and f"{served:.2f} %" in card
     # The first push of each distilled student is blessed and served as version 1.
     for student in students:
         assert os.path.exists(os.path.join(out_dir, "custom", "serving", "kd_" + student, "1", "saved_model"))
