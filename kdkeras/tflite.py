@@ -156,26 +156,77 @@ def sparse_linear_model(student, activation):
     return SparseLinear(kernel, bias, activation)
 
 
+def _converter(saved_model_dir, quantization, signature_keys=None):
+    """A TFLite converter of a SavedModel (builtin ops; weights int8 unless `quantization` is None).
+
+    Every export goes through a SavedModel: `from_concrete_functions` can silently drop weights.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter
+
+
 def _convert_sparse_linear(student, activation, quantization):
     module = sparse_linear_model(student, activation)
     with tempfile.TemporaryDirectory() as tmp:
         tf.saved_model.save(module, tmp, signatures={"serve": module.serve})
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return converter.convert()
+        return _converter(tmp, quantization, ["serve"]).convert()
 
 
 def _convert_fused(student, activation, quantization):
     twin = fused_twin(student, activation)
     with tempfile.TemporaryDirectory() as tmp:
-        twin.save(tmp, save_format="tf")  # through a SavedModel, as for every student
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return converter.convert()
+        twin.save(tmp, save_format="tf")
+        return _converter(tmp, quantization).convert()
+
+
+def _convert_student(student, tokenizer, activation, quantization, representative_texts, num_representative):
+    """The student itself on its fixed `[1, N]` input, calibrated for `"int8"`."""
+    spec = input_spec(tokenizer)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(student)
+
+        @tf.function(input_signature=[spec])
+        def serve(features):
+            logits = student(features, training=False)
+            if tokenizer.output_mode == "tf_idf":
+                # A text without words is an all-zero vector. XNNPACK, TFLite's default CPU delegate,
+                # returns NaN for the L2 normalisation of a zero vector (Keras and the builtin kernels
+                # do not); the student's output for it is constant-folded here and selected instead.
+                empty = tf.reduce_all(tf.equal(features, 0.0), axis=-1, keepdims=True)
+                logits = tf.where(empty, student(tf.zeros_like(features), training=False), logits)
+            return {"probabilities": activation(logits)}
+
+        archive.add_endpoint("serve", serve)
+        archive.write_out(tmp, verbose=False)
+        converter = _converter(tmp, quantization, ["serve"])
+        if quantization != "int8":
+            return converter.convert()
+        texts = list(representative_texts)
+        texts = texts[:: max(1, len(texts) // num_representative)][:num_representative]  # spread out
+        features = fixed_length_features(tokenizer, texts)
+        dtype = spec.dtype.as_numpy_dtype
+
+        def representative_dataset():
+            for row in features:
+                yield [row[None].astype(dtype)]
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        if tokenizer.output_mode != "tf_idf":
+            return converter.convert()
+        # Selective quantisation: the L2 norm of the unbounded tf-idf vector stays float32.
+        with warnings.catch_warnings():  # the debugger runs tf.lite.Interpreter, which warns it is deprecated
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(_NORM_OPS)),
+            )
+            return debugger.get_nondebug_quantized_model()
 
 
 def export_tflite(student, tokenizer, multi_label, path, quantization=None, representative_texts=None,
@@ -249,7 +300,6 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
         if representative_texts is None or len(representative_texts) == 0:
             raise ValueError("quantization='int8' needs representative_texts for calibration")
     activation = tf.sigmoid if multi_label else tf.nn.softmax
-    flatbuffer = None
     if _is_recurrent(student) and fused_twin_supported(student):
         flatbuffer = _convert_fused(student, activation, quantization)
     elif tokenizer.output_mode == "tf_idf" and sparse_input:
@@ -257,59 +307,9 @@ def export_tflite(student, tokenizer, multi_label, path, quantization=None, repr
             raise ValueError("quantization='int8' is not supported with sparse_input (a gather and a weighted sum "
                              "have no activations worth quantising); use quantization='dynamic'")
         flatbuffer = _convert_sparse_linear(student, activation, quantization)
-    if flatbuffer is not None:
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(flatbuffer)
-        return path
-    spec = input_spec(tokenizer)
-    with tempfile.TemporaryDirectory() as tmp:
-        # Through a SavedModel: `from_concrete_functions` can silently drop weights.
-        archive = keras.export.ExportArchive()
-        archive.track(student)
-
-        @tf.function(input_signature=[spec])
-        def serve(features):
-            logits = student(features, training=False)
-            if tokenizer.output_mode == "tf_idf":
-                # A text without words is an all-zero vector. XNNPACK, TFLite's default CPU delegate,
-                # returns NaN for the L2 normalisation of a zero vector (Keras and the builtin kernels
-                # do not); the student's output for it is constant-folded here and selected instead.
-                empty = tf.reduce_all(tf.equal(features, 0.0), axis=-1, keepdims=True)
-                logits = tf.where(empty, student(tf.zeros_like(features), training=False), logits)
-            return {"probabilities": activation(logits)}
-
-        archive.add_endpoint("serve", serve)
-        archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantization == "int8":
-            texts = list(representative_texts)
-            texts = texts[:: max(1, len(texts) // num_representative)][:num_representative]  # spread out
-            features = fixed_length_features(tokenizer, texts)
-            dtype = spec.dtype.as_numpy_dtype
-
-            def representative_dataset():
-                for row in features:
-                    yield [row[None].astype(dtype)]
-
-            converter.representative_dataset = representative_dataset
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization == "int8" and tokenizer.output_mode == "tf_idf":
-            # Selective quantisation: the L2 norm of the unbounded tf-idf vector stays float32.
-            with warnings.catch_warnings():  # the debugger runs tf.lite.Interpreter, which warns it is deprecated
-                warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-                debugger = tf.lite.experimental.QuantizationDebugger(
-                    converter=converter,
-                    debug_dataset=representative_dataset,
-                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(_NORM_OPS)),
-                )
-                flatbuffer = debugger.get_nondebug_quantized_model()
-        else:
-            flatbuffer = converter.convert()
+    else:
+        flatbuffer = _convert_student(student, tokenizer, activation, quantization, representative_texts,
+                                      num_representative)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path, "wb") as f:
