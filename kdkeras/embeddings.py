@@ -32,6 +32,19 @@ def _matrix(vocabulary, dim, seed):
     return matrix
 
 
+def initializer(embeddings=None, seed=None):
+    """The Keras initializer of a student's embedding layer: `embeddings` when given, else uniform in [-0.25, 0.25].
+
+    Example:
+    >>> layers.Embedding(vocabulary_size, 64, embeddings_initializer=initializer(vectors))
+    """
+    import keras  # noqa: PLC0415 (the vector sources of this module need only NumPy)
+
+    if embeddings is not None:
+        return keras.initializers.Constant(embeddings)
+    return keras.initializers.RandomUniform(-0.25, 0.25, seed=seed)
+
+
 def random_vectors(vocabulary, dim=300, seed=0):
     """Uniform random vectors (hedwig's `rand` initialisation)."""
     return _matrix(vocabulary, dim, seed)

@@ -11,6 +11,8 @@ microseconds per document.
 import keras
 from keras import layers, ops
 
+from kdkeras.embeddings import initializer
+
 
 @keras.saving.register_keras_serializable(package="kdkeras")
 class MeanOfWordVectors(layers.Layer):
@@ -63,9 +65,7 @@ def build_boe(
     >>> logits = model(keras.ops.ones((4, 50), dtype="int32"))
     """
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    init = (keras.initializers.Constant(embeddings) if embeddings is not None
-            else keras.initializers.RandomUniform(-0.25, 0.25, seed=seed))
-    vectors = layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=init,
+    vectors = layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=initializer(embeddings, seed),
                                name="embedding")(token_ids)
     x = MeanOfWordVectors(name="mean")(vectors, token_ids)
     if hidden_dim:

@@ -3,6 +3,8 @@
 import keras
 from keras import layers, ops
 
+from kdkeras.embeddings import initializer
+
 
 @keras.saving.register_keras_serializable(package="kdkeras")
 class ZeroPaddingVectors(layers.Layer):
@@ -63,11 +65,7 @@ def build_kimcnn(
     if mode not in ("multichannel", "static", "non-static", "rand"):
         raise ValueError(f"unknown KimCNN mode {mode!r}")
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    init = (
-        keras.initializers.Constant(embeddings)
-        if embeddings is not None and mode != "rand"
-        else keras.initializers.RandomUniform(-0.25, 0.25, seed=seed)
-    )
+    init = initializer(None if mode == "rand" else embeddings, seed)
     channels = []
     if mode in ("multichannel", "static"):
         channels.append(layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=init,

@@ -11,6 +11,8 @@ done by the optimizer: see `reg_lstm_optimizer`.
 import keras
 from keras import layers, ops
 
+from kdkeras.embeddings import initializer
+
 
 @keras.saving.register_keras_serializable(package="kdkeras")
 class EmbeddingDropout(layers.Layer):
@@ -189,11 +191,7 @@ def build_reg_lstm(
     >>> logits = model(keras.ops.ones((4, 50), dtype="int32"))
     """
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    init = (
-        keras.initializers.Constant(embeddings)
-        if embeddings is not None
-        else keras.initializers.RandomUniform(-0.25, 0.25, seed=seed)
-    )
+    init = initializer(embeddings, seed)
     x = layers.Embedding(
         vocabulary_size, embedding_dim, embeddings_initializer=init, mask_zero=True,
         trainable=trainable_embeddings, name="embedding",
