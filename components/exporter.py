@@ -134,11 +134,8 @@ def _score(labels, probabilities, multi_label):
 
 
 def _served_score(labels, probabilities):
-    """Micro-F1 (%) of `Predictor.decide`'s label sets: labels above 0.5, or the most probable one when none is."""
-    on = probabilities > 0.5
-    empty = ~on.any(axis=1)
-    on[empty, probabilities[empty].argmax(axis=1)] = True
-    return metrics.score(labels, np.where(on, 1.0, -1.0), True)
+    """Micro-F1 (%) of the label sets the bundle serves (`kdkeras.predict.label_sets`)."""
+    return metrics.score(labels, np.where(predict.label_sets(probabilities, True), 1.0, -1.0), True)
 
 
 def _softmax(logits):

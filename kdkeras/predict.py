@@ -160,6 +160,19 @@ def _read_assets(folder):
     return config, labels
 
 
+def label_sets(probabilities, multi_label, threshold=0.5):
+    """The label sets a bundle serves, bool `(documents, labels)`, from probabilities `(documents, labels)`.
+
+    Multi-label: every label above `threshold`, or the most probable one when
+    none is (a document always gets a label); single-label: the argmax.
+    """
+    probabilities = np.asarray(probabilities)
+    on = probabilities > threshold if multi_label else np.zeros(probabilities.shape, bool)
+    empty = np.flatnonzero(~on.any(axis=1))
+    on[empty, probabilities[empty].argmax(axis=1)] = True
+    return on
+
+
 class Predictor:
     """An exported student with its label names: raw texts in, probabilities and labels out.
 
@@ -234,11 +247,8 @@ class Predictor:
         when none is; single-label: the argmax.
         """
         probabilities = np.asarray(probabilities)
-        if self.multi_label:
-            on = np.flatnonzero(probabilities > self.threshold)
-            if on.size:
-                return [int(i) for i in on[np.argsort(-probabilities[on], kind="stable")]]
-        return [int(np.argmax(probabilities))]
+        on = np.flatnonzero(label_sets(probabilities[None], self.multi_label, self.threshold)[0])
+        return [int(i) for i in on[np.argsort(-probabilities[on], kind="stable")]]
 
     def predict(self, texts, top_k=None):
         """Per text, the predicted `(label, probability)` pairs, most probable first.
@@ -333,6 +343,29 @@ def _make_interpreter(path, num_threads=None):
 
 
 def _tflite_fn(path, tokenizer_dir, num_threads=None):
+    feed, invoke = tflite_runner(path, tokenizer_dir, num_threads)
+
+    def probabilities(texts):
+        return np.stack([invoke(feed(text)) for text in texts])
+
+    return probabilities
+
+
+def tflite_runner(path, tokenizer_dir, num_threads=None):
+    """`(feed, invoke)` of an exported `.tflite`: one document at a time, tokenisation apart from the model.
+
+    `feed(text)` makes the model's inputs from a raw text with the bundle's
+    NumPy tokenizer, for each layout `kdkeras.tflite.export_tflite` writes:
+    word ids padded to the fixed `[1, sequence_length]`, unpadded ids `[1, T]`
+    (the fused reg-LSTM; `[[0]]` for a text without words), or the distinct
+    terms `term_ids`, `term_weights` `[1, T]` (the sparse-input LR).
+    `invoke(inputs)` runs the model on them and returns its probabilities:
+    it resizes the inputs when their shape changes and resets the fused
+    LSTM's state tensors, which would otherwise carry over between documents.
+
+    Raises:
+        ServingError: the tokenizer or model cannot be loaded, or they do not fit together.
+    """
     from kdkeras.runtime import NumpyTokenizer  # noqa: PLC0415
 
     try:
@@ -341,80 +374,50 @@ def _tflite_fn(path, tokenizer_dir, num_threads=None):
         raise ServingError(f"{tokenizer_dir}: cannot load the tokenizer ({e})") from None
     interpreter = _make_interpreter(path, num_threads)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    feed, stateful = _tflite_feed(path, inputs, outputs, tokenizer)
+    shapes = {d["index"]: tuple(d["shape"]) for d in inputs}
+    output = outputs[0]["index"]
+
+    def invoke(feeds):
+        if any(shapes[index] != value.shape for index, value in feeds):
+            for index, value in feeds:
+                interpreter.resize_tensor_input(index, list(value.shape), strict=True)
+                shapes[index] = value.shape
+            interpreter.allocate_tensors()
+        if stateful:
+            interpreter.reset_all_variables()
+        for index, value in feeds:
+            interpreter.set_tensor(index, value)
+        interpreter.invoke()
+        return np.array(interpreter.get_tensor(output)[0])
+
+    return feed, invoke
+
+
+def _tflite_feed(path, inputs, outputs, tokenizer):
+    """`(feed, stateful)` for the model's input layout (see `tflite_runner`); `ServingError` if it has none."""
     if tokenizer.output_mode == "tf_idf" and len(inputs) == 2 and len(outputs) == 1:
-        return _sparse_terms_fn(path, interpreter, inputs, outputs[0], tokenizer)
+        by_name = {name: d for d in inputs for name in ("term_ids", "term_weights") if name in d["name"]}
+        if len(by_name) != 2:
+            raise ServingError(f"{path}: expected inputs term_ids and term_weights (export_tflite sparse layout)")
+        ids_in, weights_in = by_name["term_ids"]["index"], by_name["term_weights"]["index"]
+
+        def terms(text):
+            ids, weights = tokenizer.terms(text)
+            return [(ids_in, ids[None]), (weights_in, weights[None])]
+
+        return terms, False
     if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 2 or inputs[0]["shape"][0] != 1:
         raise ServingError(f"{path}: expected one [1, N] input and one output (export_tflite layout)")
-    inp, out = inputs[0], outputs[0]
+    inp = inputs[0]
     width = int(inp["shape"][1])
     if tokenizer.output_mode == "tf_idf" and width != tokenizer.vocabulary_size:
         raise ServingError(
             f"{path}: input width {width} but the tokenizer makes {tokenizer.vocabulary_size} tf-idf values"
         )
     if tokenizer.output_mode == "int" and int(inp.get("shape_signature", inp["shape"])[1]) == -1:
-        return _any_length_fn(interpreter, inp, out, tokenizer)
-
-    def probabilities(texts):
-        features = tokenizer(texts, length=width)
-        rows = []
-        for row in features:
-            interpreter.set_tensor(inp["index"], row[None].astype(inp["dtype"]))
-            interpreter.invoke()
-            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
-        return np.stack(rows)
-
-    return probabilities
-
-
-def _sparse_terms_fn(path, interpreter, inputs, out, tokenizer):
-    """Runs a sparse-input tf-idf `.tflite` (`term_ids`, `term_weights`, `[1, T]`) on each document's terms."""
-    by_name = {}
-    for detail in inputs:
-        for name in ("term_ids", "term_weights"):
-            if name in detail["name"]:
-                by_name[name] = detail
-    if len(by_name) != 2:
-        raise ServingError(f"{path}: expected inputs term_ids and term_weights (export_tflite sparse layout)")
-    ids_in, weights_in = by_name["term_ids"], by_name["term_weights"]
-    length = [0]
-
-    def probabilities(texts):
-        rows = []
-        for text in texts:
-            ids, weights = tokenizer.terms(text)
-            if len(ids) != length[0]:
-                length[0] = len(ids)
-                interpreter.resize_tensor_input(ids_in["index"], [1, len(ids)], strict=True)
-                interpreter.resize_tensor_input(weights_in["index"], [1, len(ids)], strict=True)
-                interpreter.allocate_tensors()
-            interpreter.set_tensor(ids_in["index"], ids[None])
-            interpreter.set_tensor(weights_in["index"], weights[None])
-            interpreter.invoke()
-            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
-        return np.stack(rows)
-
-    return probabilities
-
-
-def _any_length_fn(interpreter, inp, out, tokenizer):
-    """Runs a `[1, T]` model (the fused reg-LSTM) on each document's ids, unpadded (`[[0]]` when it has none)."""
-    shape = [1, 0]
-
-    def probabilities(texts):
-        rows = []
-        for text in texts:
-            ids = tokenizer.ids(text) or [0]
-            if len(ids) != shape[1]:
-                shape[1] = len(ids)
-                interpreter.resize_tensor_input(inp["index"], shape, strict=True)
-                interpreter.allocate_tensors()
-            interpreter.reset_all_variables()  # the fused LSTM keeps its state in variable tensors between calls
-            interpreter.set_tensor(inp["index"], np.asarray([ids], inp["dtype"]))
-            interpreter.invoke()
-            rows.append(np.array(interpreter.get_tensor(out["index"])[0]))
-        return np.stack(rows)
-
-    return probabilities
+        return (lambda text: [(inp["index"], np.asarray([tokenizer.ids(text) or [0]], inp["dtype"]))]), True
+    return (lambda text: [(inp["index"], tokenizer([text], length=width).astype(inp["dtype"]))]), False
 
 
 def load(path, num_threads=None):

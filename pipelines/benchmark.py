@@ -118,11 +118,9 @@ def _baselines(run_dir):
 
 def _model_only(kind, model, transform, paths, threads):
     """Per format, a callable on pre-made features (tokenisation excluded) and the features of a text."""
-    import numpy as np
     import tensorflow as tf
 
     from kdkeras import predict
-    from kdkeras.runtime import NumpyTokenizer
 
     out = {}
     if kind == "teacher":
@@ -130,35 +128,10 @@ def _model_only(kind, model, transform, paths, threads):
         out["keras"] = (lambda features: forward(features), lambda texts: transform(tf.constant(texts)))
         return out
     for fmt in TFLITE_FILES:
-        if fmt not in paths:
-            continue
-        interpreter = predict._make_interpreter(paths[fmt], threads)
-        inputs = interpreter.get_input_details()
-        tokenizer = NumpyTokenizer.load(os.path.join(os.path.dirname(paths[fmt]), predict.TOKENIZER_DIR))
-
-        def features(texts, inputs=inputs, tokenizer=tokenizer):
-            text = texts[0]
-            if len(inputs) == 2:  # sparse tf-idf: (term ids, weights)
-                ids, weights = tokenizer.terms(text)
-                by_name = {("ids" if "term_ids" in d["name"] else "weights"): d for d in inputs}
-                return [(by_name["ids"], ids[None]), (by_name["weights"], weights[None])]
-            if list(inputs[0]["shape_signature"]) == [1, -1]:  # fused LSTM: unpadded ids
-                return [(inputs[0], np.asarray([tokenizer.ids(text) or [0]], "int32"))]
-            return [(inputs[0], tokenizer([text], length=int(inputs[0]["shape"][1])).astype(inputs[0]["dtype"]))]
-
-        def run(feed, interpreter=interpreter, state={}):  # noqa: B006 (one state per format: a fresh dict each)
-            shape = [tuple(value.shape) for _, value in feed]
-            if shape != state.get("shape"):
-                for detail, value in feed:
-                    interpreter.resize_tensor_input(detail["index"], list(value.shape), strict=True)
-                interpreter.allocate_tensors()
-                state["shape"] = shape
-            interpreter.reset_all_variables()
-            for detail, value in feed:
-                interpreter.set_tensor(detail["index"], value)
-            interpreter.invoke()
-
-        out[fmt] = (run, features)
+        if fmt in paths:  # as kdkeras.predict runs it, one document at a time
+            feed, invoke = predict.tflite_runner(
+                paths[fmt], os.path.join(os.path.dirname(paths[fmt]), predict.TOKENIZER_DIR), threads)
+            out[fmt] = (invoke, lambda texts, feed=feed: feed(texts[0]))
     return out
 
 
