@@ -1,10 +1,11 @@
-# Quick start: `make run` (offline Reuters distillation, quick profile) and `make test`.
+# Quick start: `make run` (offline Reuters distillation, quick profile), `make test` (fast suite: tests marked
+# `slow` left out) and `make test-all` (every test, what CI runs: .ci/run).
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test test-all install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,6 +21,9 @@ run: $(STAMP)
 	$(PY) -m pipelines.run --dataset reuters --profile quick
 
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 clean:

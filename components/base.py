@@ -33,6 +33,11 @@ METADATA_FILE = "metadata.json"
 _VERSIONED = ("kdkeras", "tensorflow", "keras", "keras-hub", "apache-beam", "numpy", "scikit-learn")
 
 
+def print_line(line):
+    """The default progress printer: one line to standard output, flushed (logs stay in order when piped)."""
+    print(line, flush=True)
+
+
 def library_versions():
     versions = {"python": sys.version.split()[0]}
     for name in _VERSIONED:
@@ -106,6 +111,7 @@ class Component:
     SPEC = ComponentSpec()
 
     def __init__(self, name=None, **parameters):
+        self._log = print_line
         self.name = check_name(name or type(self).__name__, "component name")
         unknown = set(parameters) - set(self.SPEC.parameters)
         if unknown:
@@ -118,9 +124,16 @@ class Component:
     def execute(self, inputs, output_dir, work_dir):
         """Does the work: reads `inputs` (name → `Artifact`), writes into `output_dir`.
 
+        Progress goes through `self.log`, never `print`, so callers can
+        capture or silence it (`run(log=...)`).
+
         Returns a JSON-serialisable dict of results, stored in metadata.
         """
         raise NotImplementedError
+
+    def log(self, message):
+        """A progress line `[<name>] message` through the `log` callable given to `run`."""
+        self._log(f"[{self.name}] {message}")
 
     def fingerprint_parameters(self):
         """The parameters that enter the fingerprint: all but `SPEC.added_parameters` at their default."""
@@ -138,18 +151,20 @@ class Component:
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def run(self, inputs, pipeline_root, force=False, log=print):
+    def run(self, inputs, pipeline_root, force=False, log=print_line):
         """Runs the component (or reuses a matching finished artifact).
 
         Args:
             inputs: dict of input name → `Artifact` (or dict of Artifacts).
             pipeline_root: the run directory holding all artifacts.
             force: recompute even when a matching artifact exists.
-            log: progress printer.
+            log: progress printer: receives every line of the component and
+                its executor (`print_line` by default).
 
         Returns:
             The output `Artifact`.
         """
+        self._log = log
         missing = set(self.SPEC.inputs) - set(inputs)
         if missing:
             raise TypeError(f"{self.name}: missing inputs {sorted(missing)}")

@@ -2,8 +2,8 @@
 
 import os
 
+from components.artifacts import BASELINE_SCORES_FILE, load_schema, read_split
 from components.base import Component, ComponentSpec, write_json
-from components.example_gen import load_schema, read_split
 from kdkeras import baselines, metrics
 
 
@@ -34,16 +34,18 @@ class Baselines(Component):
             model, C, dev_score, columns = baselines.select_and_fit(
                 kind, splits["train"], splits["dev"], multi_label, seed=self.parameters["seed"]
             )
-            test_logits = baselines.logits(model, columns, splits["test"].texts, schema["num_classes"], multi_label)
+            logits = {s: baselines.logits(model, columns, splits[s].texts, schema["num_classes"], multi_label)
+                      for s in ("dev", "test")}
             clf = model[-1]
             coef_count = sum(e.coef_.size + e.intercept_.size for e in getattr(clf, "estimators_", [clf]))
             name = "sklearn_lr" if kind == "lr" else kind
             results[name] = {
                 "dev": dev_score,
-                "test": metrics.score(splits["test"].labels, test_logits, multi_label),
+                "test": metrics.score(splits["test"].labels, logits["test"], multi_label),
+                **{f"{s}_served": metrics.served_score(splits[s].labels, logits[s], multi_label) for s in logits},
                 "C": C,
                 "params": int(coef_count),
             }
-            print(f"[{self.name}] {name}: C={C} dev {dev_score:.2f} test {results[name]['test']:.2f}", flush=True)
-        write_json(os.path.join(output_dir, "scores.json"), results)
+            self.log(f"{name}: C={C} dev {dev_score:.2f} test {results[name]['test']:.2f}")
+        write_json(os.path.join(output_dir, BASELINE_SCORES_FILE), results)
         return results

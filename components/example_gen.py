@@ -3,21 +3,11 @@
 import hashlib
 import os
 
+from components.artifacts import SCHEMA_FILE
 from components.base import REQUIRED, Component, ComponentSpec, write_json
 import numpy as np
 
 from kdkeras.data import examples, hedwig, registry, unlabeled
-
-SCHEMA_FILE = "schema.json"
-
-
-def load_schema(artifact):
-    """The schema dict an ExampleGen (or TeacherInference) artifact carries."""
-    import json
-
-    with open(artifact.path(SCHEMA_FILE)) as f:
-        return json.load(f)
-
 
 class ExampleGen(Component):
     """Reads `train`, `dev`, `test` into gzip TFRecord shards.
@@ -95,7 +85,7 @@ class ExampleGen(Component):
         skipped = registry.bad_row_summary(splits)
         if skipped["total"]:
             counts = ", ".join(f"{k}: {v}" for k, v in skipped["splits"].items() if v)
-            print(f"[{self.name}] skipped {skipped['total']} bad rows ({counts})", flush=True)
+            self.log(f"skipped {skipped['total']} bad rows ({counts})")
         limit = self.parameters["max_docs"]
         rows = {}
         for split_name, split in splits.items():
@@ -114,12 +104,6 @@ class ExampleGen(Component):
         }
         write_json(os.path.join(output_dir, SCHEMA_FILE), schema)
         return {"rows": rows, "num_classes": len(names), "skipped_rows": skipped}
-
-
-def read_split(artifact, split, with_logits=False):
-    """Loads one split of an ExampleGen/TeacherInference artifact into memory."""
-    schema = load_schema(artifact)
-    return examples.read_split(artifact.path(f"Split-{split}"), schema["num_classes"], with_logits)
 
 
 def _file_digest(path):

@@ -5,13 +5,10 @@ import time
 
 import numpy as np
 
+from components.artifacts import FORMATS, FORMATS_FILE, MODEL_CARD_FILE, load_schema, load_student, read_split
 from components.base import Component, ComponentSpec, write_json
-from components.example_gen import load_schema, read_split
-from components.student_trainer import load_student
-from kdkeras import export, metrics, predict, tflite, training
+from kdkeras import batches, export, metrics, predict, tflite
 
-FORMATS = {"saved_model": "saved_model", "tflite": "model.tflite", "tflite_int8": "model_int8.tflite",
-           "tflite_full_int8": "model_full_int8.tflite"}
 
 
 def _size(path):
@@ -111,11 +108,11 @@ class Exporter(Component):
                     os.remove(path)
                     row = {"skipped": f"agreement with Keras {agreement:.3f} < {p['min_agreement']}", **row}
                 rows[fmt] = row
-                print(f"[{self.name}] {name} {fmt}: {row.get('bytes', 0) / 1e6:.2f} MB, "
+                self.log(f"{name} {fmt}: {row.get('bytes', 0) / 1e6:.2f} MB, "
                       f"agreement {agreement:.4f}, test {row['test']:.2f}, "
-                      f"{row['latency_ms_batch1_1thread']:.3f} ms/doc", flush=True)
-            write_json(os.path.join(bundle, "formats.json"), rows)
-            _write_model_card(os.path.join(bundle, "model_card.md"), name, schema, rows, scores,
+                      f"{row['latency_ms_batch1_1thread']:.3f} ms/doc")
+            write_json(os.path.join(bundle, FORMATS_FILE), rows)
+            _write_model_card(os.path.join(bundle, MODEL_CARD_FILE), name, schema, rows, scores,
                               student.count_params(), len(texts), _training(artifact, name.startswith("kd_")),
                               artifact.metadata["results"].get("dev_score"))
             exported[name] = os.path.relpath(os.path.join(bundle, FORMATS["saved_model"]), output_dir)
@@ -124,7 +121,7 @@ class Exporter(Component):
 
 
 def _probabilities(student, tokenizer, texts, multi_label):
-    logits = training.predict_logits(student, tokenizer, texts, 256)
+    logits = batches.predict_logits(student, tokenizer, texts, 256)
     return 1 / (1 + np.exp(-logits)) if multi_label else _softmax(logits)
 
 
@@ -134,8 +131,8 @@ def _score(labels, probabilities, multi_label):
 
 
 def _served_score(labels, probabilities):
-    """Micro-F1 (%) of the label sets the bundle serves (`kdkeras.predict.label_sets`)."""
-    return metrics.score(labels, np.where(predict.label_sets(probabilities, True), 1.0, -1.0), True)
+    """Micro-F1 (%) of the label sets the bundle serves (`kdkeras.metrics.label_sets`)."""
+    return metrics.served_score(labels, probabilities - 0.5, True)
 
 
 def _softmax(logits):

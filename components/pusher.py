@@ -4,9 +4,8 @@ import json
 import os
 import shutil
 
+from components.artifacts import PUSH_FILE
 from components.base import REQUIRED, Component, ComponentSpec, remove_stale_temporaries, write_json
-
-PUSH_FILE = "push.json"
 
 
 def served_versions(directory):
@@ -76,8 +75,8 @@ class Pusher(Component):
                     record = {**decision, "student": name, "source": exports.uri,
                               "export_fingerprint": exports.fingerprint}
                     self._push(exports.path(name), target, version, record)
-            print(f"[{self.name}] {name}: {'pushed as version ' + str(decision['version']) if blessed else 'not pushed'}"
-                  f" ({reason})", flush=True)
+            self.log(f"{name}: {'pushed as version ' + str(decision['version']) if blessed else 'not pushed'}"
+                  f" ({reason})")
             decisions[name] = decision
         write_json(os.path.join(output_dir, PUSH_FILE), decisions)
         return decisions

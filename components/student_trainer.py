@@ -6,13 +6,11 @@ import os
 import keras
 import numpy as np
 
+from components.artifacts import CURVES_FILE, HISTORY_FILE, STUDENT_MODEL_FILE, TOKENIZER_DIR, load_schema, read_split
 from components.base import REQUIRED, Component, ComponentSpec, write_json
-from components.example_gen import load_schema, read_split
 from kdkeras import embeddings, models, plots, training
 from kdkeras.text import WordTokenizer
 
-MODEL_FILE = "student.keras"
-TOKENIZER_DIR = "tokenizer"
 
 
 class StudentTrainer(Component):
@@ -106,7 +104,7 @@ class StudentTrainer(Component):
             if exact:
                 result = spec.exact_fit(student, tokenizer, train, dev, schema["multi_label"],
                                         teacher_logits=teacher_logits, alpha=p["alpha"] if p["distill"] else 0.0,
-                                        seed=p["seed"], log=lambda line: print(f"[{self.name}] {line}", flush=True))
+                                        seed=p["seed"], log=self.log)
                 result = {**result, "history": {}, "best_epoch": None, "updates": 0, "fit": "exact"}
             else:
                 optimizer = spec.optimizer(
@@ -121,11 +119,11 @@ class StudentTrainer(Component):
                     labeled=train.labeled if p["distill"] else None, seed=p["seed"],
                     work_dir=work_dir, ema=ema,
                 )
-        student.save(os.path.join(output_dir, MODEL_FILE))
+        student.save(os.path.join(output_dir, STUDENT_MODEL_FILE))
         tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))
-        write_json(os.path.join(output_dir, "history.json"), result)
+        write_json(os.path.join(output_dir, HISTORY_FILE), result)
         if result["history"]:
-            plots.training_curves(result, os.path.join(output_dir, "training.png"), self.name)
+            plots.training_curves(result, os.path.join(output_dir, CURVES_FILE), self.name)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": student.count_params(),
                 "updates": result["updates"], "train_records": len(train.texts), "fit": "exact" if exact else "gradient",
                 **({"C": result["C"]} if exact else {})}
@@ -139,9 +137,3 @@ def _in_text_order(split, logits):
     """
     order = np.asarray(sorted(range(len(split.texts)), key=split.texts.__getitem__), dtype=np.int64)
     return split.subset(order), None if logits is None else logits[order]
-
-
-def load_student(artifact):
-    """`(student, tokenizer)` from a StudentTrainer artifact."""
-    student = models.load_model(artifact.path(MODEL_FILE))  # Keras safe_mode: never runs stored code
-    return student, WordTokenizer.load(artifact.path(TOKENIZER_DIR))

@@ -3,9 +3,8 @@
 import os
 import shutil
 
+from components.artifacts import SCHEMA_FILE, TEACHER_SCORES_FILE, load_schema, load_teacher, read_split
 from components.base import Component, ComponentSpec, write_json
-from components.example_gen import SCHEMA_FILE, load_schema, read_split
-from components.teacher_trainer import load_teacher
 from kdkeras import buckets, metrics
 from kdkeras.data import examples
 
@@ -38,10 +37,10 @@ class TeacherInference(Component):
         scores = {}
         for split_name in self.parameters["splits"]:
             split, _ = read_split(inputs["examples"], split_name)
-            print(f"[{self.name}] teacher logits for {len(split)} {split_name} documents", flush=True)
+            self.log(f"teacher logits for {len(split)} {split_name} documents")
             logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
             examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split, logits)
             scores[split_name] = metrics.score(split.labels, logits, schema["multi_label"])
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
-        write_json(os.path.join(output_dir, "teacher_scores.json"), scores)
+        write_json(os.path.join(output_dir, TEACHER_SCORES_FILE), scores)
         return {"teacher_" + schema["metric"]: scores}

@@ -4,14 +4,14 @@ import os
 
 import keras
 
+from components.artifacts import (
+    CURVES_FILE, HISTORY_FILE, PREPROCESSOR_DIR, TEACHER_MODEL_FILE, load_schema, read_split,
+)
 from components.base import Component, ComponentSpec, write_json
-from components.example_gen import load_schema, read_split
-from kdkeras import models, plots, training, windows
+from kdkeras import plots, training, windows
 from kdkeras.models import backbones
 from kdkeras.models.docbert import DocBERT
 
-MODEL_FILE = "teacher.keras"
-PREPROCESSOR_DIR = "preprocessor"
 
 
 class TeacherTrainer(Component):
@@ -64,21 +64,15 @@ class TeacherTrainer(Component):
             teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
             model, transform = windows.wrap(teacher, preprocessor, p["windows"], p["window_stride"], p["window_pooling"])
             result = training.fit_teacher(
-                model, transform, train, dev, schema["multi_label"], p["epochs"], p["batch_size"],
-                p["learning_rate"], p["warmup_fraction"], p["weight_decay"], p["seed"], work_dir, p["jit_compile"],
+                model, transform, train, dev, schema["multi_label"], epochs=p["epochs"], batch_size=p["batch_size"],
+                learning_rate=p["learning_rate"], warmup_fraction=p["warmup_fraction"],
+                weight_decay=p["weight_decay"], seed=p["seed"], work_dir=work_dir, jit_compile=p["jit_compile"],
                 length_buckets=p["length_buckets"],
             )
-        teacher.save(os.path.join(output_dir, MODEL_FILE))
+        teacher.save(os.path.join(output_dir, TEACHER_MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
         windows.save_config(os.path.join(output_dir, PREPROCESSOR_DIR), p["windows"], p["window_stride"],
                             p["window_pooling"])
-        plots.training_curves(result["history"], os.path.join(output_dir, "training.png"), "teacher")
-        write_json(os.path.join(output_dir, "history.json"), result)
+        plots.training_curves(result["history"], os.path.join(output_dir, CURVES_FILE), "teacher")
+        write_json(os.path.join(output_dir, HISTORY_FILE), result)
         return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params()}
-
-
-def load_teacher(artifact):
-    """`(teacher, preprocessor)` from a TeacherTrainer artifact (windowed when it was trained so)."""
-    teacher = models.load_model(artifact.path(MODEL_FILE))  # Keras safe_mode: never runs stored code
-    directory = artifact.path(PREPROCESSOR_DIR)
-    return windows.load(teacher, backbones.load_preprocessor(directory), directory)

@@ -5,7 +5,9 @@ dataset registry do not load TensorFlow):
 
 - `kdkeras.Distiller`, `kdkeras.DistillationKL`: the distillation model and loss.
 - `kdkeras.models`: `DocBERT`, `load_backbone`, `build_student` (lstm, kimcnn, lr, boe).
-- `kdkeras.data`: the hedwig reader and the dataset registry.
+- `kdkeras.training`: `fit_teacher`, `fit_student`.
+- `kdkeras.data.registry.load_dataset`, `kdkeras.data.hedwig.Split`: datasets and their splits.
+- `kdkeras.predict.Predictor`: raw text → labels with an exported bundle.
 """
 
 __version__ = "0.1.0"

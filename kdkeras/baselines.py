@@ -41,27 +41,34 @@ def _targets(labels, multi_label):
     return labels if multi_label else labels.argmax(axis=1)
 
 
-def select_and_fit(kind, train, dev, multi_label, grid=None, seed=0):
-    """Fits one model per C in `grid`, keeps the best on dev.
+def fit(kind, train, multi_label, *, C=1.0, seed=0):
+    """Fits one baseline with a given `C` on `train`.
 
     Labels never seen in train (possible in multi-label data) get no
     classifier and are always predicted off.
 
     Returns:
-        `(model, C, dev_score, columns)` where `columns` maps the model's
-        outputs to label positions.
+        `(model, columns)` where `columns` maps the model's outputs to label
+        positions (see `logits`).
     """
-    grid = grid or DEFAULT_GRID[kind]
     y = _targets(train.labels, multi_label)
-    columns = np.arange(train.labels.shape[1])
     if multi_label:
         columns = np.flatnonzero(train.labels.sum(axis=0) > 0)
         y = y[:, columns]
     else:
         columns = np.unique(y)
+    return make_baseline(kind, multi_label, C, seed).fit(train.texts, y), columns
+
+
+def select_and_fit(kind, train, dev, multi_label, grid=None, seed=0):
+    """Fits one model per C in `grid` (see `fit`), keeps the best on dev.
+
+    Returns:
+        `(model, C, dev_score, columns)`.
+    """
     best = None
-    for C in grid:
-        model = make_baseline(kind, multi_label, C, seed).fit(train.texts, y)
+    for C in grid or DEFAULT_GRID[kind]:
+        model, columns = fit(kind, train, multi_label, C=C, seed=seed)
         score = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label), multi_label)
         if best is None or score > best[2]:
             best = (model, C, score, columns)

@@ -192,9 +192,9 @@ def inference_dataset(encoded, batch_size):
 def predict_texts(model, preprocessor, texts, batch_size=64, verbose=0):
     """Logits of a teacher for raw `texts`, length-bucketed when the preprocessor allows it, in input order."""
     if not supports(preprocessor):
-        from kdkeras import training
+        from kdkeras import batches
 
-        return training.predict_logits(model, preprocessor, texts, batch_size, verbose)
+        return batches.predict_logits(model, preprocessor, texts, batch_size, verbose)
     return predict_logits(model, encode(texts, preprocessor), batch_size, verbose)
 
 

@@ -1,7 +1,13 @@
-"""Evaluation metrics of the paper: micro-F1 (multi-label) and accuracy (single-label)."""
+"""Evaluation metrics of the paper: micro-F1 (multi-label) and accuracy (single-label).
+
+Two decision rules for multi-label data: the paper's (`score`: every label
+whose sigmoid is above 0.5, possibly none) and the one exported bundles
+serve (`served_score`: the same, but a document with no label above 0.5
+gets its most probable one, since every document has at least one label).
+Single-label data has one rule (the arg-max), so the two scores agree.
+"""
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 
 def predict_labels(logits, multi_label):
@@ -33,11 +39,42 @@ def score(labels, logits, multi_label):
     >>> score([[1, 0], [0, 1]], [[2.0, -1.0], [0.5, -0.2]], multi_label=True)
     66.66666666666666
     """
+    from sklearn.metrics import accuracy_score, f1_score  # here: serving imports this module for label_sets
+
     labels = np.asarray(labels)
     if multi_label:
         pred = predict_labels(logits, True)
         return 100.0 * f1_score(labels, pred, average="micro", zero_division=0)
     return 100.0 * accuracy_score(labels.argmax(axis=1), np.asarray(logits).argmax(axis=1))
+
+
+def label_sets(probabilities, multi_label, threshold=0.5):
+    """The label sets a bundle serves, bool `(documents, labels)`, from scores `(documents, labels)`.
+
+    Multi-label: every label above `threshold`, or the most probable one when
+    none is (a document always gets a label); single-label: the argmax.
+    Works on probabilities, or on logits with `threshold=0`.
+    """
+    probabilities = np.asarray(probabilities)
+    on = probabilities > threshold if multi_label else np.zeros(probabilities.shape, bool)
+    empty = np.flatnonzero(~on.any(axis=1))
+    on[empty, probabilities[empty].argmax(axis=1)] = True
+    return on
+
+
+def served_score(labels, logits, multi_label):
+    """The metric in percent of the label sets bundles serve (`label_sets`); equals `score` for single-label data.
+
+    Example:
+    >>> served_score([[1, 0], [0, 1]], [[2.0, -1.0], [-0.5, -0.2]], multi_label=True)
+    100.0
+    """
+    from sklearn.metrics import f1_score
+
+    if not multi_label:
+        return score(labels, logits, False)
+    pred = label_sets(logits, True, threshold=0.0).astype(np.int8)
+    return 100.0 * f1_score(np.asarray(labels), pred, average="micro", zero_division=0)
 
 
 def metric_name(multi_label):

@@ -6,3 +6,6 @@ order; a test keeps the two in step.
 
 STUDENTS = ("lstm", "kimcnn", "lr", "boe")
 """Student names, in the order runs train and report them."""
+
+STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
+"""`tf.distribute` strategy names (`kdkeras.training.distribution_strategy`)."""

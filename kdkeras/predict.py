@@ -31,6 +31,7 @@ import sys
 import numpy as np
 
 from kdkeras import logs
+from kdkeras.metrics import label_sets
 from kdkeras.paths import UnsafePathError, safe_join
 
 SERVING_FILE = "serving.json"
@@ -158,19 +159,6 @@ def _read_assets(folder):
     except (OSError, ValueError) as e:
         raise ServingError(f"{folder}: unreadable serving bundle ({e})") from None
     return config, labels
-
-
-def label_sets(probabilities, multi_label, threshold=0.5):
-    """The label sets a bundle serves, bool `(documents, labels)`, from probabilities `(documents, labels)`.
-
-    Multi-label: every label above `threshold`, or the most probable one when
-    none is (a document always gets a label); single-label: the argmax.
-    """
-    probabilities = np.asarray(probabilities)
-    on = probabilities > threshold if multi_label else np.zeros(probabilities.shape, bool)
-    empty = np.flatnonzero(~on.any(axis=1))
-    on[empty, probabilities[empty].argmax(axis=1)] = True
-    return on
 
 
 class Predictor:

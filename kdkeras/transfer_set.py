@@ -3,7 +3,10 @@
 train documents → POS tags (once per document) → the original plus augmented
 copies (`kdkeras.augment`) → duplicates dropped → teacher logits
 (`RunInference`, batched; originals read with logits, from TeacherInference,
-keep theirs) → `tf.train.Example` → sharded gzip TFRecords.
+keep theirs) → `tf.train.Example` → sharded gzip TFRecords. The tags come
+from `kdkeras.pos.FastTagger` by default: it learns spaCy's tags once, from a
+sample of the documents chosen by text hash, and reaches the workers as a
+side input (`TagDocuments`; `pos_tagger="spacy"` runs spaCy on every document).
 
 Each record holds `text`, `labels` (the source document's), `teacher_logits`,
 `source_id` (a hash of the source document's text, so ids do not depend on
@@ -38,6 +41,7 @@ COUNTERS = ("documents_read", "documents_tagged", "copies_made", "duplicates_dro
             "logits_reused")
 _LOG_EVERY = 1000
 BUCKET_ROWS = 16  # rows of every teacher batch in a length bucket (see TeacherModelHandler)
+POS_TAGGERS = ("fast", "spacy")  # TagDocuments' choices
 
 
 def document_id(text):
@@ -113,14 +117,78 @@ class ReadExamples(beam.PTransform):
 
 
 class _Tag(beam.DoFn):
+    """Tags batches of documents with the side input's `FastTagger`, or spaCy's `augment.Tagger` without one."""
+
     def setup(self):
-        self.tagger = augment.Tagger()
+        self.exact = None
         self.tagged = _Progress("documents_tagged")
 
-    def process(self, batch):
-        for doc, tagged in zip(batch, self.tagger.tag([d["text"] for d in batch])):
+    def process(self, batch, tagger=None):
+        if tagger is None:
+            if self.exact is None:
+                self.exact = augment.Tagger()
+            tagger = self.exact
+        for doc, tagged in zip(batch, tagger.tag([d["text"] for d in batch])):
             self.tagged.inc()
             yield {**doc, "tagged": tagged}
+
+
+def _build_tagger(sample, sample_size):
+    """The `FastTagger` of the sampled texts (None when they hold no token: spaCy tags then)."""
+    import time
+
+    from kdkeras import pos
+
+    if not any(text.split() for text in sample):  # no documents, or only blank ones
+        return None
+    started = time.time()
+    tagger = pos.FastTagger.build(sample, sample_size=sample_size)
+    _log.info("transfer set: fast POS tagger built from %d documents in %.1f s", len(sample), time.time() - started)
+    return tagger
+
+
+def _check_pos_tagger(name):
+    if name not in POS_TAGGERS:
+        raise ValueError(f"pos_tagger must be one of {POS_TAGGERS}, got {name!r}")
+
+
+class TagDocuments(beam.PTransform):
+    """Adds `"tagged"` (sentences of `(text, whitespace, pos)`) to document dicts.
+
+    Args:
+        pos_tagger: `"fast"` (default): a `kdkeras.pos.FastTagger` learns
+            spaCy's tags once, on one worker, from `sample_size` documents
+            chosen by text hash (`kdkeras.pos.choose_sample`: the same
+            whatever the order, sharding or number of workers) and reaches
+            every worker as a side input; `"spacy"`: spaCy's model on every
+            document (`augment.Tagger`: exact, and over ten times slower).
+        sample_size: documents the fast tagger learns from.
+        batch_size: documents per tagging batch.
+
+    Example:
+    >>> tagged = docs | TagDocuments(pos_tagger="fast", sample_size=1000)
+    """
+
+    def __init__(self, *, pos_tagger="fast", sample_size=1000, batch_size=64):
+        super().__init__()
+        _check_pos_tagger(pos_tagger)
+        self.pos_tagger = pos_tagger
+        self.sample_size = sample_size
+        self.batch_size = batch_size
+
+    def expand(self, docs):
+        from kdkeras import pos
+
+        batches = docs | "BatchForTagger" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.batch_size)
+        if self.pos_tagger == "spacy":
+            return batches | "Tag" >> beam.ParDo(_Tag())
+        tagger = (
+            docs
+            | "Texts" >> beam.Map(lambda d: d["text"])
+            | "TaggerSample" >> beam.combiners.Top.Smallest(self.sample_size, key=pos.sample_key)
+            | "BuildTagger" >> beam.Map(_build_tagger, self.sample_size)
+        )
+        return batches | "Tag" >> beam.ParDo(_Tag(), beam.pvalue.AsSingleton(tagger))
 
 
 class _CountWords(beam.CombineFn):
@@ -323,9 +391,14 @@ class TransferSet(beam.PTransform):
             1 means no augmentation (teacher logits only).
         config: `kdkeras.augment.AugmentConfig`.
         tag_batch_size: documents per POS-tagging batch.
+        pos_tagger: `"fast"` (default: tags learnt once from a sample and
+            looked up, `kdkeras.pos.FastTagger`) or `"spacy"` (spaCy's model
+            on every document); see `TagDocuments`.
+        tagger_sample_size: documents the fast tagger learns from.
     """
 
-    def __init__(self, model_handler, multiplier=3, config=None, tag_batch_size=64):
+    def __init__(self, model_handler, multiplier=3, config=None, tag_batch_size=64, *, pos_tagger="fast",
+                 tagger_sample_size=1000):
         super().__init__()
         if multiplier < 1:
             raise ValueError(f"multiplier must be at least 1, got {multiplier}")
@@ -333,17 +406,17 @@ class TransferSet(beam.PTransform):
         self.multiplier = multiplier
         self.config = config or augment.AugmentConfig()
         self.tag_batch_size = tag_batch_size
+        _check_pos_tagger(pos_tagger)
+        self.pos_tagger = pos_tagger
+        self.tagger_sample_size = tagger_sample_size
 
     def expand(self, docs):
         # Unlabelled documents join as they are (no augmentation): the teacher labels them.
         docs, unlabeled = docs | "ByLabels" >> beam.Partition(lambda d, _: int(not d[LABELED]), 2)
         unlabeled = unlabeled | "UnlabeledAsIs" >> beam.Map(_as_original)
         if self.multiplier > 1:
-            tagged = (
-                docs
-                | "BatchForTagger" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.tag_batch_size)
-                | "Tag" >> beam.ParDo(_Tag())
-            )
+            tagged = docs | "Tag" >> TagDocuments(
+                pos_tagger=self.pos_tagger, sample_size=self.tagger_sample_size, batch_size=self.tag_batch_size)
             counts = tagged | "CountPosWords" >> beam.CombineGlobally(_CountWords())
             augmented = tagged | "Augment" >> beam.ParDo(
                 _Augment(self.multiplier - 1, self.config), beam.pvalue.AsSingleton(counts))

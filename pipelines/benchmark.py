@@ -49,10 +49,11 @@ def _timed(fn, texts, batch_size, min_seconds=2.0):
 
 def _models(run_dir):
     """`{name: (kind, paths)}` for the teacher and exported students of a run."""
-    from components.base import Artifact
+    from components.artifacts import RunDir
 
-    exporter = Artifact(os.path.join(run_dir, "Exporter"))
-    models = {"teacher": ("teacher", {"artifact": os.path.join(run_dir, "TeacherTrainer")})}
+    run = RunDir(run_dir)
+    exporter = run.exports
+    models = {"teacher": ("teacher", {"artifact": run.teacher.uri})}
     for name, uri in sorted(exporter.metadata["inputs"]["students"].items()):
         bundle = exporter.path(name)
         paths = {"artifact": uri, "saved_model": os.path.join(bundle, "saved_model")}
@@ -65,16 +66,10 @@ def _models(run_dir):
 def _keras_callable(kind, artifact):
     import tensorflow as tf
 
+    from components.artifacts import load_student, load_teacher
     from components.base import Artifact
 
-    if kind == "teacher":
-        from components.teacher_trainer import load_teacher
-
-        model, transform = load_teacher(Artifact(artifact))
-    else:
-        from components.student_trainer import load_student
-
-        model, transform = load_student(Artifact(artifact))
+    model, transform = (load_teacher if kind == "teacher" else load_student)(Artifact(artifact))
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def run(texts):
@@ -96,22 +91,20 @@ def _input_spec(kind, model, transform):
 
 def _baselines(run_dir):
     """`{name: (fitted scikit-learn pipeline, columns)}` refit with the C the run chose (they are never saved)."""
-    from components.base import Artifact
-    from components.example_gen import load_schema, read_split
+    from components.artifacts import BASELINE_SCORES_FILE, BASELINES, RunDir, load_schema, read_json, read_split
     from kdkeras import baselines
 
-    path = os.path.join(run_dir, "Baselines", "scores.json")
-    if not os.path.exists(path):
+    run = RunDir(run_dir)
+    if not run.has(BASELINES):
         return {}
-    with open(path) as f:
-        scores = json.load(f)
-    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
+    scores = read_json(run.baselines, BASELINE_SCORES_FILE)
+    examples = run.examples
     multi_label = load_schema(examples)["multi_label"]
     train, _ = read_split(examples, "train")
     out = {}
     for name, row in scores.items():
         kind = "lr" if name == "sklearn_lr" else name
-        model, _, _, columns = baselines.select_and_fit(kind, train, train, multi_label, grid=[row["C"]])
+        model, columns = baselines.fit(kind, train, multi_label, C=row["C"])
         out[name] = (model, row["params"])
     return out
 
@@ -193,10 +186,10 @@ def _latency_in_child(run_dir, docs):
 
 def benchmark(run_dir, docs=200):
     """Runs both phases and returns the `benchmark.json` content."""
-    from components.base import Artifact
-    from components.example_gen import read_split
+    from components.artifacts import RunDir, read_split
 
-    test, _ = read_split(Artifact(os.path.join(run_dir, "ExampleGen")), "test")
+    run = RunDir(run_dir)
+    test, _ = read_split(run.examples, "test")
     texts = test.texts[:docs]
     latency = _latency_in_child(run_dir, docs)
     throughput = measure(run_dir, texts, 64, "throughput")
@@ -234,8 +227,7 @@ def benchmark(run_dir, docs=200):
         "teacher_gflops_achieved": teacher["flops_per_doc"] * keras_rate / 1e9,
     }
     machine["teacher_share_of_matmul_peak"] = machine["teacher_gflops_achieved"] / machine["matmul_gflops_all_threads"]
-    with open(os.path.join(run_dir, "report.json")) as f:
-        report = json.load(f)
+    report = run.report()
     for name, row in models.items():
         scores = report["models"].get(name, {})
         row["test"] = scores.get("test_mean", scores.get("test"))
@@ -284,13 +276,14 @@ def main(argv=None):
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        from components.base import Artifact
-        from components.example_gen import read_split
+        from components.artifacts import RunDir, read_split
 
-        test, _ = read_split(Artifact(os.path.join(args.run_dir, "ExampleGen")), "test")
+        test, _ = read_split(RunDir(args.run_dir).examples, "test")
         print(json.dumps(measure(args.run_dir, test.texts[:args.docs], 1, "latency")))
         return 0
-    if not os.path.exists(os.path.join(args.run_dir, "Exporter", "metadata.json")):
+    from components.artifacts import EXPORTER, RunDir
+
+    if not RunDir(args.run_dir).has(EXPORTER):
         print(f"error: {args.run_dir}: no finished Exporter artifact; run python -m pipelines.run first", file=sys.stderr)
         return 2
     from components.base import write_json

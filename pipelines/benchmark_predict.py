@@ -9,7 +9,6 @@ Writes a JSON results file (default `docs/results/predict_<dataset>.json`)
 and prints a table.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -21,7 +20,7 @@ from pipelines import cli
 
 
 def _formats(export_dir):
-    from components.exporter import FORMATS
+    from components.artifacts import FORMATS
 
     for student in sorted(os.listdir(export_dir)):
         folder = os.path.join(export_dir, student)
@@ -35,17 +34,17 @@ def _formats(export_dir):
 
 def measure(run_dir, batch_size=256, cli_runs=True, log=print):
     """Rows of `{student, format, documents, load_s, docs_per_s, cli_wall_s}` for the run's test split."""
-    from components.base import Artifact
-    from components.example_gen import read_split
+    from components.artifacts import RunDir, read_split
     from kdkeras.predict import Predictor
 
-    texts = read_split(Artifact(os.path.join(run_dir, "ExampleGen")), "test")[0].texts
+    run = RunDir(run_dir)
+    texts = read_split(run.examples, "test")[0].texts
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "test.txt")
         with open(source, "w", encoding="utf-8") as f:
             f.writelines(" ".join(text.split()) + "\n" for text in texts)
-        for student, fmt, path in _formats(os.path.join(run_dir, "Exporter")):
+        for student, fmt, path in _formats(run.exports.uri):
             started = time.perf_counter()
             predictor = Predictor.load(path)
             load_s = time.perf_counter() - started
@@ -77,8 +76,9 @@ def main(argv=None):
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
-    with open(os.path.join(args.run_dir, "ExampleGen", "metadata.json")) as f:
-        dataset = json.load(f)["parameters"]["dataset"]
+    from components.artifacts import RunDir
+
+    dataset = RunDir(args.run_dir).examples.metadata["parameters"]["dataset"]
     rows = measure(args.run_dir, args.batch_size, not args.no_cli)
     output = args.output or os.path.join("docs", "results", f"predict_{dataset}.json")
     result = {

@@ -14,7 +14,6 @@ on windows come from `python -m pipelines.run --teacher-windows N` or
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -57,15 +56,14 @@ def benchmark(run_dir, windows=(1, 2, 4, 8), poolings=("mean", "max"), stride=No
     """Scores the run's teacher with each number of windows and pooling; returns the results dict."""
     import numpy as np
 
-    from components.base import Artifact
-    from components.example_gen import load_schema, read_split
-    from components.teacher_trainer import load_teacher
+    from components.artifacts import RunDir, load_schema, load_teacher, read_split
     from kdkeras import metrics
     from kdkeras.windows import WindowedPreprocessor
 
-    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
+    run = RunDir(run_dir)
+    examples = run.examples
     schema = load_schema(examples)
-    model, preprocessor = load_teacher(Artifact(os.path.join(run_dir, "TeacherTrainer")))
+    model, preprocessor = load_teacher(run.teacher)
     if not hasattr(preprocessor, "tokenizer") or isinstance(preprocessor, WindowedPreprocessor):
         raise ValueError(f"{run_dir}: the teacher already reads windows; give a run with a truncating teacher")
     transform = WindowedPreprocessor(preprocessor, max(windows), stride)

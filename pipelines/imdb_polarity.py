@@ -9,7 +9,6 @@ not occur in that set). Train, dev and test keep their documents and order;
 `python -m pipelines.run --dataset custom --data-dir OUTPUT --task single_label`.
 """
 
-import argparse
 import os
 import sys
 

@@ -9,7 +9,8 @@ are unlabelled documents; distilled students then train on it.
 
 import os
 
-from components.base import removed_on_failure, write_json
+from components.artifacts import REPORT_FILE, student_name
+from components.base import print_line, removed_on_failure, write_json
 from components.baselines import Baselines
 from components.evaluator import Evaluator
 from components.example_gen import ExampleGen
@@ -24,14 +25,13 @@ from kdkeras.models import backbones
 from components.lock import RunLock
 from kdkeras.paths import check_name, check_output_dir, safe_join
 
-REPORT_FILE = "report.json"
 DEFAULT_STUDENTS = names.STUDENTS
 BASELINES = ("lr", "svm")
 
 
-def run_pipeline(dataset, config, output_dir="saved_models", data_dir=None, run_id=None,
+def run_pipeline(dataset, config, *, output_dir="saved_models", data_dir=None, run_id=None,
                  multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None,
-                 skip_bad_rows=False, unlabeled=None, log=print):
+                 skip_bad_rows=False, unlabeled=None, log=print_line):
     """Runs the whole job and writes `report.json` in the run directory.
 
     Nothing is left behind when the input data is bad: if ExampleGen fails
@@ -111,7 +111,7 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
                 trained[f"{student}/seed{seed}"] = trained[f"{student}/seed{seeds[0]}"]
                 continue
             trained[f"{student}/seed{seed}"] = StudentTrainer(
-                name=f"StudentTrainer.{student}.seed{seed}", student=student, distill=False, seed=seed, **settings,
+                name=student_name(student, seed=seed), student=student, distill=False, seed=seed, **settings,
             ).run({"examples": examples}, run_dir, force, log)
     inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}
     if baselines:
@@ -128,7 +128,7 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
             if alpha == 0:  # λ = 0 is the plain student: not distilling, by construction
                 return trained[f"{student}/seed{seed}"]
             return StudentTrainer(
-                name=f"StudentTrainer.kd_{student}.alpha{alpha:g}.seed{seed}", student=student, distill=True,
+                name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True,
                 alpha=alpha, temperature=config["temperature"], seed=seed, **settings,
             ).run(kd_inputs, run_dir, force, log)
 
@@ -212,11 +212,16 @@ def _check_teacher_backbone(name):
 
 
 def format_report(report):
-    """A Table-2-style text table of the report (mean ± std over seeds)."""
+    """A Table-2-style text table of the report (mean ± std over seeds).
+
+    For multi-label data a last column gives the test score of the label sets
+    the exported bundles serve (at least one label per document).
+    """
     metric = report["metric"]
+    served = report["metric"] != "accuracy" and any("test_served" in r for r in report["models"].values())
     lines = [
         f"{report['dataset']} ({report['profile']} profile), {metric} in %",
-        f"{'model':<11} {'dev':>14} {'test':>14} {'runs':>5} {'params':>12}",
+        f"{'model':<11} {'dev':>14} {'test':>14} {'runs':>5} {'params':>12}" + ("   test (served)" if served else ""),
     ]
     distillation = report.get("distillation", {})
     for name, row in report["models"].items():
@@ -227,6 +232,8 @@ def format_report(report):
                          else f"{row[split]:14.2f}")
         runs = len(row.get("test_runs", [None]))
         note = f"  λ={distillation[name]['alpha']:g}" if name in distillation else ""
+        if served:
+            note = (f"{row['test_served']:16.2f}" if "test_served" in row else f"{'':16}") + note
         lines.append(f"{name:<11} {cells[0]:>14} {cells[1]:>14} {runs:5d} {row['params']:12,d}{note}")
     warning = report.get("teacher_check", {}).get("warning")
     if warning:

@@ -65,7 +65,7 @@ def parser():
                         f"{','.join(names.STUDENTS)})")
     p.add_argument("--seeds", type=int, default=None, help="train every student N times (seeds s..s+N-1)")
     p.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn LR/SVM baselines")
-    p.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",
+    p.add_argument("--distribute", choices=list(names.STRATEGIES), default="none",
                    help="tf.distribute strategy for training (mirrored: all local GPUs/devices)")
     g = p.add_argument_group("overrides")
     g.add_argument("--teacher", dest="backbone",
@@ -133,8 +133,8 @@ def main(argv=None):
         config["students"]["lstm"]["hparams"]["hidden_dim"] = args.hidden_dim
     try:
         report, run_dir = pipeline.run_pipeline(
-            args.dataset, config, args.output_dir, args.data_dir, args.run_id, multi_label, args.force,
-            students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
+            args.dataset, config, output_dir=args.output_dir, data_dir=args.data_dir, run_id=args.run_id,
+            multi_label=multi_label, force=args.force, students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
             skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled,
         )
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:

@@ -23,15 +23,15 @@ import json
 import os
 import sys
 
+from components.base import print_line
 from kdkeras import names
 from kdkeras.paths import check_name, safe_join
 from pipelines import cli
 
 SWEEP_FILE = "sweep.json"
 TEACHERS_DIR = "teachers"
-# StudentTrainer parameters a sweep may vary; anything else is a student hyperparameter.
-TRAINER_KEYS = ("distill", "alpha", "temperature", "direction", "kl_label_reduction", "updates", "evaluations",
-                "batch_size", "learning_rate", "max_tokens", "sequence_length", "word_vectors", "ema_momentum")
+# StudentTrainer parameters a sweep does not vary (the others, and every student hyperparameter, it can).
+FIXED_TRAINER_KEYS = ("student", "seed", "hparams", "distribute")
 # Not a StudentTrainer parameter: distil on the run's transfer set (true) or on the train split alone (false).
 TRANSFER_SET_KEY = "transfer_set"
 
@@ -56,8 +56,16 @@ def parse_assignment(text):
     return key.strip(), parse_values(values)
 
 
+def trainer_keys():
+    """The StudentTrainer parameters a sweep may vary; any other key is a student hyperparameter."""
+    from components.student_trainer import StudentTrainer
+
+    return tuple(k for k in StudentTrainer.SPEC.parameters if k not in FIXED_TRAINER_KEYS)
+
+
 def student_settings(config, student, distill, overrides):
     """StudentTrainer parameters for `student` from a run's config plus `overrides`."""
+    keys = trainer_keys()
     settings = {**config["student"], **config["students"][student]}
     settings["hparams"] = dict(settings.get("hparams", {}))
     alpha = config["alpha"] if config.get("alpha") is not None else config["paper"]["alpha"]
@@ -65,7 +73,7 @@ def student_settings(config, student, distill, overrides):
     for key, value in {**settings, **overrides}.items():
         if key == "hparams":
             continue
-        if key in TRAINER_KEYS or key == TRANSFER_SET_KEY:
+        if key in keys or key == TRANSFER_SET_KEY:
             params[key] = value
         else:
             settings["hparams"][key] = value
@@ -73,7 +81,7 @@ def student_settings(config, student, distill, overrides):
     return params
 
 
-def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, name=None, force=False, log=print,
+def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=None, name=None, force=False, log=print_line,
               command=None):
     """Trains `student` once per value of `key` (and seed) on a finished run's artifacts.
 
@@ -96,26 +104,20 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     Returns:
         `(result, sweep_dir)`; result is what `sweep.json` holds.
     """
-    from components.base import Artifact, write_json
+    from components.artifacts import student_name
+    from components.base import write_json
     from components.evaluator import Evaluator
     from components.student_trainer import StudentTrainer
     from kdkeras import plots
-    from pipelines.pipeline import REPORT_FILE
 
-    report_path = os.path.join(run_dir, REPORT_FILE)
-    if not os.path.exists(report_path):
-        raise FileNotFoundError(f"{report_path}: not found; run `python -m pipelines.run` for this run first")
-    with open(report_path) as f:
-        report = json.load(f)
+    run, report = _run_and_report(run_dir)
     config = report["config"]
     chosen = report.get("distillation", {}).get(f"kd_{student}", {}).get("alpha")
     if config.get("alpha") is None and chosen:  # the run chose λ on dev: hold it at its choice
         config = {**config, "alpha": chosen}
     if student not in config["students"]:
         raise ValueError(f"unknown student {student!r}; the run knows {', '.join(config['students'])}")
-    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
-    logits = Artifact(os.path.join(run_dir, "TeacherInference"))
-    teacher = Artifact(os.path.join(run_dir, "TeacherTrainer"))
+    examples, logits, teacher = run.examples, run.teacher_logits, run.teacher
     has_transfer_set = config.get("augment_multiplier", 1) > 1  # the run's distilled students trained on it
     model = ("kd_" if distill and key != "distill" else "") + student
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
@@ -129,12 +131,12 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
             if use_transfer_set:
                 if not has_transfer_set:
                     raise ValueError(f"{run_dir}: the run has no transfer set (it ran with --augment-multiplier 1)")
-                inputs["transfer_set"] = Artifact(os.path.join(run_dir, "TransferSet"))
+                inputs["transfer_set"] = run.transfer_set
         tag = f"{key}={value}"
         for k in range(seeds):
             seed = config["seed"] + k
             trained[f"{tag}/seed{seed}"] = StudentTrainer(
-                name=f"StudentTrainer.{student}.{key}{value}.seed{seed}", student=student, seed=seed, **params,
+                name=student_name(student, seed=seed, tag=f"{key}{value}"), student=student, seed=seed, **params,
             ).run(inputs, sweep_dir, force, log)
     evaluation = Evaluator().run(
         {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}, sweep_dir, force, log
@@ -150,7 +152,7 @@ def run_sweep(run_dir, student, key, values, seeds=1, distill=True, fixed=None, 
     return result, sweep_dir
 
 
-def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, force=False, log=print, command=None):
+def run_teacher_sweep(run_dir, key, values, *, seeds=1, fixed=None, name=None, force=False, log=print_line, command=None):
     """Retrains the run's teacher once per value of `key` (and seed) and scores it on dev and test.
 
     Args:
@@ -172,22 +174,16 @@ def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, forc
     """
     import numpy as np
 
-    from components.base import Artifact, write_json
+    from components.base import write_json
     from components.teacher_inference import TeacherInference
     from components.teacher_trainer import TeacherTrainer
     from kdkeras import plots
-    from pipelines.pipeline import REPORT_FILE
 
-    report_path = os.path.join(run_dir, REPORT_FILE)
-    if not os.path.exists(report_path):
-        raise FileNotFoundError(f"{report_path}: not found; run `python -m pipelines.run` for this run first")
-    with open(report_path) as f:
-        report = json.load(f)
+    run, report = _run_and_report(run_dir)
     if key not in TeacherTrainer.SPEC.parameters or key == "seed":
         raise ValueError(f"{key!r} is not a teacher setting; choose from "
                          + ", ".join(k for k in TeacherTrainer.SPEC.parameters if k != "seed"))
-    examples = Artifact(os.path.join(run_dir, "ExampleGen"))
-    run_teacher = Artifact(os.path.join(run_dir, "TeacherTrainer"))
+    examples, run_teacher = run.examples, run.teacher
     base = {k: v for k, v in run_teacher.metadata["parameters"].items() if k in TeacherTrainer.SPEC.parameters}
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"teacher-{key}", "sweep name"))
     teachers_dir = os.path.join(run_dir, "sweeps", TEACHERS_DIR)  # shared by all teacher sweeps of the run
@@ -202,7 +198,7 @@ def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, forc
             tag = ".".join(f"{k}{v}" for k, v in sorted(changed.items())) or "run"
             if params == base:  # the run's own teacher: same recipe, already trained and scored
                 teacher = run_teacher
-                inference = Artifact(os.path.join(run_dir, "TeacherInference"))
+                inference = run.teacher_logits
             else:
                 teacher = TeacherTrainer(name=f"TeacherTrainer.{tag}.seed{params['seed']}", **params).run(
                     {"examples": examples}, teachers_dir, force, log)
@@ -229,6 +225,17 @@ def run_teacher_sweep(run_dir, key, values, seeds=1, fixed=None, name=None, forc
     return result, sweep_dir
 
 
+def _run_and_report(run_dir):
+    """`(RunDir, report dict)` of a finished run; `FileNotFoundError` naming the report if it has none."""
+    from components.artifacts import REPORT_FILE, RunDir
+
+    run = RunDir(run_dir)
+    if not os.path.exists(run.file(REPORT_FILE)):
+        raise FileNotFoundError(f"{run.file(REPORT_FILE)}: not found; run `python -m pipelines.run` for this run "
+                                "first")
+    return run, run.report()
+
+
 def format_sweep(result):
     lines = [f"{result['model']} over {result['key']} ({result['metric']} in %, mean ± std over seeds)",
              f"{result['key']:>16} {'dev':>14} {'test':>14} {'params':>11}"]
@@ -247,8 +254,9 @@ def parser():
     p.add_argument("--student", default="lstm", choices=names.STUDENTS)
     p.add_argument("--teacher", action="store_true", help="sweep a teacher setting (retrains the teacher)")
     p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
-                   help="the setting to sweep: " + ", ".join(TRAINER_KEYS + (TRANSFER_SET_KEY,))
-                        + ", or a student hyperparameter")
+                   help="the setting to sweep: a StudentTrainer parameter (updates, alpha, learning_rate, "
+                        f"max_tokens, ...), {TRANSFER_SET_KEY}, or a student hyperparameter; with --teacher a "
+                        "TeacherTrainer parameter")
     p.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="KEY=VALUE",
                    help="hold another setting at a value (repeatable)")
     p.add_argument("--seeds", type=int, default=1)
@@ -279,11 +287,12 @@ def main(argv=None):
         lock = RunLock(args.run_dir, _command_line(argv)) if os.path.isdir(args.run_dir) else contextlib.nullcontext()
         with lock:
             if args.teacher:
-                result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, args.seeds, fixed, args.name,
-                                                      args.force, command=_command_line(argv))
+                result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, seeds=args.seeds, fixed=fixed,
+                                                      name=args.name, force=args.force, command=_command_line(argv))
             else:
-                result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, args.seeds, not args.no_kd,
-                                              fixed, args.name, args.force, command=_command_line(argv))
+                result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, seeds=args.seeds,
+                                              distill=not args.no_kd, fixed=fixed, name=args.name, force=args.force,
+                                              command=_command_line(argv))
     except (FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -49,6 +49,10 @@ def parser():
     p.add_argument("--n-iter", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64, help="teacher inference batch size")
+    p.add_argument("--pos-tagger", choices=["fast", "spacy"], default="fast",
+                   help="fast: tags learnt once from spaCy on a sample, then looked up (default); spacy: spaCy on "
+                        "every document")
+    p.add_argument("--tagger-sample-size", type=int, default=1000, help="documents the fast tagger learns from")
     p.add_argument("--force", action="store_true")
     cli.add_verbose(p)
     return p
@@ -73,7 +77,7 @@ def main(argv=None):
     multiplier = args.augment_multiplier or configs.paper_settings(args.dataset, multi_label)["augment_multiplier"]
     params = dict(multiplier=multiplier, p_mask=args.p_mask, p_pos=args.p_pos, p_ngram=args.p_ngram,
                   max_ngram=args.max_ngram, p_shuffle=args.p_shuffle, n_iter=args.n_iter, augment_seed=args.seed,
-                  batch_size=args.batch_size)
+                  batch_size=args.batch_size, pos_tagger=args.pos_tagger, tagger_sample_size=args.tagger_sample_size)
     try:
         if _is_remote(args.output):
             return _run_remote(args, params, beam_args, build_pipeline, beam_options)
@@ -129,8 +133,9 @@ def _run_remote(args, params, beam_args, build_pipeline, beam_options):
     unlabeled = f"{args.examples}/Split-unlabeled/data_tfrecord-*.gz"
     pipeline = beam.Pipeline(options=beam_options(beam_args))
     build_pipeline(pipeline, f"{args.examples}/Split-train/data_tfrecord-*.gz", schema["num_classes"], args.teacher,
-                   f"{target}/Split-train/data_tfrecord", params["multiplier"], config, params["batch_size"],
-                   unlabeled_pattern=unlabeled if tf.io.gfile.glob(unlabeled) else None)
+                   f"{target}/Split-train/data_tfrecord", params["multiplier"], config, batch_size=params["batch_size"],
+                   unlabeled_pattern=unlabeled if tf.io.gfile.glob(unlabeled) else None,
+                   pos_tagger=params["pos_tagger"], tagger_sample_size=params["tagger_sample_size"])
     result = pipeline.run()
     result.wait_until_finish()
     tf.io.gfile.copy(f"{args.examples}/schema.json", f"{target}/schema.json", overwrite=True)

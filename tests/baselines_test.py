@@ -2,7 +2,7 @@ import numpy as np
 
 from kdkeras import baselines, metrics
 from kdkeras.data.hedwig import Split
-from tests.conftest import make_docs
+from tests.helpers import make_docs
 
 
 def split(n, seed, multi_label=True):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kdkeras import buckets, training
+from kdkeras import buckets, callbacks, training
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.windows import WindowedPreprocessor
 
@@ -72,7 +72,7 @@ def test_bucketed_teacher_training_learns(tiny, tmp_path):
     labels = np.asarray([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [1, 0], [1, 0], [0, 1]] * 3, "int8")
     train = Split(TEXTS, labels, "toy")
     model = DocBERT(backbone, num_classes=2)
-    result = training.fit_teacher(model, preprocessor, train, train, False, 8, batch_size=4, learning_rate=1e-3,
+    result = training.fit_teacher(model, preprocessor, train, train, False, epochs=8, batch_size=4, learning_rate=1e-3,
                                   work_dir=str(tmp_path), jit_compile=False, verbose=0)
     loss = result["history"]["loss"]
     assert len(loss) == 8 and loss[-1] < loss[0] and result["dev_score"] > 60
@@ -92,14 +92,15 @@ def _train_tiny_teacher(tiny_texts, work_dir):
     labels = np.asarray([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [1, 0], [1, 0], [0, 1]] * 3, "int8")
     model = DocBERT(backbone, num_classes=2)
     result = training.fit_teacher(model, preprocessor, Split(TEXTS, labels, "toy"), Split(TEXTS, labels, "toy"),
-                                  True, 3, batch_size=4, learning_rate=1e-3, work_dir=work_dir, jit_compile=False,
+                                  True, epochs=3, batch_size=4, learning_rate=1e-3, work_dir=work_dir, jit_compile=False,
                                   verbose=0)
     return result, [w.numpy() for w in model.weights]
 
 
+@pytest.mark.slow  # a resume test: three teacher trainings
 def test_bucketed_teacher_training_resumes_to_the_same_result(tmp_path, monkeypatch):
     reference, reference_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "ref"))
-    original = training.EpochBackup.on_epoch_end
+    original = callbacks.EpochBackup.on_epoch_end
 
     def killed(self, epoch, logs=None):
         original(self, epoch, logs)
@@ -107,7 +108,7 @@ def test_bucketed_teacher_training_resumes_to_the_same_result(tmp_path, monkeypa
             raise _Killed()
 
     with monkeypatch.context() as m:
-        m.setattr(training.EpochBackup, "on_epoch_end", killed)
+        m.setattr(callbacks.EpochBackup, "on_epoch_end", killed)
         with pytest.raises(_Killed):
             _train_tiny_teacher(TEXTS, str(tmp_path / "work"))
     resumed, resumed_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "work"))

@@ -12,7 +12,7 @@ import pytest
 from kdkeras.export import export_saved_model
 from kdkeras.predict import Predictor, ServingError, main, write_serving_assets
 from kdkeras.tflite import export_tflite
-from tests.conftest import TOPICS, train_toy_student
+from tests.helpers import TOPICS, train_toy_student
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 OIL = "crude oil barrels opec refinery pipeline"
@@ -158,6 +158,7 @@ def test_a_bad_input_line_is_one_error_naming_the_line_and_writes_nothing(bundle
     assert both.returncode == 2 and "not both" in both.stderr
 
 
+@pytest.mark.slow  # converts the fused reg-LSTM (about 40 s on a busy machine)
 def test_fused_lstm_tflite_predicts_each_document_alone(tmp_path):
     # The fused reg-LSTM takes each document unpadded and keeps its LSTM state in variable tensors: a document's
     # probabilities must not depend on the documents classified before it, of the same length or not.

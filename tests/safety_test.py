@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from components.base import Artifact, Component
-from components.student_trainer import load_student
+from components.artifacts import load_student
 from kdkeras.models import ModelLoadError, load_model
 from kdkeras.paths import UnsafePathError, check_name, safe_join
 from kdkeras.predict import Predictor, ServingError
@@ -46,7 +46,8 @@ def test_run_pipeline_refuses_unsafe_run_ids(tmp_path):
     config = configs.build_config("custom", True, "smoke")
     for run_id in ("../escape", "/tmp/x", ".."):
         with pytest.raises(UnsafePathError):
-            pipeline.run_pipeline("custom", config, str(tmp_path / "out"), str(tmp_path), run_id=run_id)
+            pipeline.run_pipeline("custom", config, output_dir=str(tmp_path / "out"), data_dir=str(tmp_path),
+                                  run_id=run_id)
     assert not (tmp_path / "out").exists()
 
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 from kdkeras.export import export_saved_model
 from kdkeras.runtime import NumpyTokenizer
 from kdkeras.tflite import export_tflite, fixed_length_features
-from tests.conftest import make_docs, train_toy_student
+from tests.helpers import make_docs, train_toy_student
 
 try:
     from ai_edge_litert.interpreter import Interpreter
@@ -91,7 +91,8 @@ def check_close(name, got, expected, quantization, multi_label=True):
     assert agree >= share and diff <= atol, (name, quantization, agree, diff)
 
 
-@pytest.mark.parametrize("name", ["lr", "kimcnn", "lstm"])
+# The fused reg-LSTM converts slowly (about a minute on a busy machine): `make test-all` only.
+@pytest.mark.parametrize("name", ["lr", "kimcnn", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_keras_saved_model_and_tflite_agree(name, tmp_path):
     student, tokenizer, _ = train_toy_student(name)
     texts = eval_texts()

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras import training
+from kdkeras import batches, callbacks, training
 
 
 def test_prior_logits_match_label_frequencies():
@@ -44,7 +44,7 @@ def _train_toy_lstm(work_dir, updates=12, distill=False):
     from kdkeras.data.hedwig import Split
     from kdkeras.models import get_student
     from kdkeras.text import WordTokenizer
-    from tests.conftest import make_docs
+    from tests.helpers import make_docs
 
     def split(n, seed):
         rows = make_docs(n, seed)
@@ -68,6 +68,7 @@ class _Killed(Exception):
     pass
 
 
+@pytest.mark.slow  # a resume test: an interrupted and an uninterrupted training per case
 @pytest.mark.parametrize("distill, where, epoch", [(False, "after_backup", 2), (True, "before_backup", 1)])
 def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, distill, where, epoch):
     # A training stopped at the end of an epoch (backed up, or scored but not yet backed up) and started
@@ -75,7 +76,7 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, 
     # the dropout generators' states too, and every epoch has its own fixed order of batches. Stopped after
     # the last epoch's backup, it does not train again.
     reference, reference_weights = _train_toy_lstm(str(tmp_path / "ref"), distill=distill)
-    original = training.EpochBackup.on_epoch_end
+    original = callbacks.EpochBackup.on_epoch_end
 
     def killed(self, e, logs=None):
         if where == "after_backup":
@@ -86,10 +87,10 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, 
             original(self, e, logs)
 
     with monkeypatch.context() as m:
-        m.setattr(training.EpochBackup, "on_epoch_end", killed)
+        m.setattr(callbacks.EpochBackup, "on_epoch_end", killed)
         with pytest.raises(_Killed):
             _train_toy_lstm(str(tmp_path / "work"), distill=distill)
-    backup = training.EpochBackup(str(tmp_path / "work" / "backup"))
+    backup = callbacks.EpochBackup(str(tmp_path / "work" / "backup"))
     assert backup.initial_epoch == (epoch + 1 if where == "after_backup" else epoch)
     resumed, resumed_weights = _train_toy_lstm(str(tmp_path / "work"), distill=distill)
     assert resumed == reference
@@ -100,7 +101,7 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, 
 
 def test_training_dataset_order_depends_on_the_epoch_alone():
     texts = [f"doc {i}" for i in range(7)]
-    ds, order = training.make_training_dataset(texts, np.arange(7), lambda x: x, 3, seed=1)
+    ds, order = batches.make_training_dataset(texts, np.arange(7), lambda x: x, 3, seed=1)
 
     def epoch(e):
         order.on_epoch_begin(e)
@@ -109,14 +110,14 @@ def test_training_dataset_order_depends_on_the_epoch_alone():
     first, second = epoch(0), epoch(1)
     assert [len(b) for b in first] == [3, 3, 1] and sorted(sum(first, [])) == list(range(7)) and first != second
     assert epoch(1) == second and epoch(0) == first  # whatever came before
-    assert ds.cardinality() == training.steps_per_epoch(7, 3)
+    assert ds.cardinality() == batches.steps_per_epoch(7, 3)
 
 
 def test_update_periods_walk_through_whole_passes_in_order():
     # With a fixed number of batches per epoch (an update budget), epochs take consecutive slices of the
     # concatenated per-pass permutations: every example once per pass, each epoch a function of its index.
     texts = [f"doc {i}" for i in range(7)]
-    ds, order = training.make_training_dataset(texts, np.arange(7), lambda x: x, 3, seed=2, steps=2)
+    ds, order = batches.make_training_dataset(texts, np.arange(7), lambda x: x, 3, seed=2, steps=2)
 
     def epoch(e):
         order.on_epoch_begin(e)

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from kdkeras.data import hedwig, jsonl
-from kdkeras.data.hedwig import BadRowError, DataError, Split
+from kdkeras.data.hedwig import BadRowError, Split
 
 NUM_CLASSES = 5
 PATTERNS = ("*review*.json", "*review*.jsonl", "*review*.json.gz", "*review*.jsonl.gz")

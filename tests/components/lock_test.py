@@ -43,7 +43,7 @@ def test_a_second_writer_is_refused_naming_the_holder_and_a_killed_holder_is_tak
 
 
 def test_the_run_command_refuses_a_locked_run_directory(tmp_path):
-    from tests.conftest import make_docs, write_hedwig
+    from tests.helpers import make_docs, write_hedwig
 
     data = write_hedwig(str(tmp_path / "toy"), {"train": make_docs(20), "test": make_docs(5, 2)})
     run_dir = tmp_path / "runs" / "custom" / "smoke"
@@ -68,8 +68,8 @@ def _assert_refused(run_dir, command):
 
 
 def test_the_transfer_set_command_refuses_a_locked_run_directory_before_writing(tmp_path):
-    from components.teacher_trainer import MODEL_FILE, PREPROCESSOR_DIR
-    from tests.conftest import make_docs, write_hedwig
+    from components.artifacts import PREPROCESSOR_DIR, TEACHER_MODEL_FILE as MODEL_FILE
+    from tests.helpers import make_docs, write_hedwig
 
     data = write_hedwig(str(tmp_path / "toy"), {"train": make_docs(20), "test": make_docs(5, 2)})
     teacher = tmp_path / "TeacherTrainer"  # passes the up-front check; never loaded, the lock comes first

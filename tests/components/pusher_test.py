@@ -3,15 +3,9 @@ import os
 
 import pytest
 
-from components.base import METADATA_FILE, Artifact
-from components.pusher import PUSH_FILE, Pusher
-
-
-def fake_artifact(path, results):
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, METADATA_FILE), "w") as f:
-        json.dump({"results": results, "fingerprint": json.dumps(results, sort_keys=True)}, f)
-    return Artifact(path)
+from components.artifacts import PUSH_FILE
+from components.pusher import Pusher
+from tests.helpers import fake_artifact
 
 
 def run_pusher(tmp_path, run, scores, **params):

@@ -3,14 +3,17 @@
 import os
 
 import numpy as np
+import pytest
 
-from components.example_gen import ExampleGen, read_split
+from components.artifacts import load_teacher, read_split
+from components.example_gen import ExampleGen
 from components.teacher_inference import TeacherInference
-from components.teacher_trainer import TeacherTrainer, load_teacher
-from kdkeras import training, windows
-from tests.conftest import make_docs, write_hedwig
+from components.teacher_trainer import TeacherTrainer
+from kdkeras import batches, windows
+from tests.helpers import make_docs, write_hedwig
 
 
+@pytest.mark.slow  # a teacher trained and run end to end through three components
 def test_windowed_teacher_trains_saves_and_labels(tmp_path):
     rows = [(bits, " ".join([text] * 6)) for bits, text in make_docs(30)]  # longer than 16 word pieces
     data = write_hedwig(str(tmp_path / "data"), {"train": rows, "dev": make_docs(8, 1), "test": make_docs(8, 2)})
@@ -26,7 +29,7 @@ def test_windowed_teacher_trains_saves_and_labels(tmp_path):
     assert isinstance(transform, windows.WindowedPreprocessor) and transform.num_windows == 3
     logits = TeacherInference().run({"examples": ex, "teacher": teacher}, run, log=quiet)
     test, stored = read_split(logits, "test", with_logits=True)
-    expected = training.predict_logits(model, transform, test.texts)
+    expected = batches.predict_logits(model, transform, test.texts)
     np.testing.assert_allclose(stored, expected, atol=1e-5)
     # Truncation keeps the fingerprint it had before windows existed; windows change it.
     plain = TeacherTrainer(backbone="tiny", sequence_length=16, epochs=1, jit_compile=False)

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.example_gen import ExampleGen, read_split
-from components.teacher_trainer import TeacherTrainer, load_teacher
+from components.artifacts import load_teacher, read_split
+from components.example_gen import ExampleGen
+from components.teacher_trainer import TeacherTrainer
 from components.transfer_set import TransferSet, beam_options, build_pipeline
-from kdkeras import augment, training
+from kdkeras import augment, batches
 from kdkeras import transfer_set as ts
 from kdkeras.data import examples
-from tests.conftest import make_docs, write_hedwig
+from tests.helpers import make_docs, write_hedwig
 
 IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
 
@@ -68,7 +69,7 @@ def test_transfer_set_records_round_trip_with_the_right_counts(upstream):
         assert all(set(r["augmentations"]) <= set(augment.RULES) for r in group)
     # Stored logits are the teacher's logits for the stored text.
     model, preprocessor = load_teacher(teacher)
-    expected = training.predict_logits(model, preprocessor, [r["text"] for r in records])
+    expected = batches.predict_logits(model, preprocessor, [r["text"] for r in records])
     np.testing.assert_allclose(np.stack([r["logits"] for r in records]), expected, atol=1e-4)
     # Students read it like any split, logits included.
     split, logits = read_split(artifact, "train", with_logits=True)
@@ -93,7 +94,7 @@ def test_originals_read_with_teacher_logits_keep_them(upstream):
         np.testing.assert_array_equal(r["logits"], by_text[r["text"]])
     model, preprocessor = load_teacher(teacher)
     copies = [r for r in records if r["augmentations"]]
-    expected = training.predict_logits(model, preprocessor, [r["text"] for r in copies])
+    expected = batches.predict_logits(model, preprocessor, [r["text"] for r in copies])
     np.testing.assert_allclose(np.stack([r["logits"] for r in copies]), expected, atol=1e-4)
 
 
@@ -116,7 +117,7 @@ def test_unlabelled_documents_join_unaugmented_with_teacher_logits(upstream):
     assert flags[ex_text(ex, 0)]
     model, preprocessor = load_teacher(teacher)
     rows = [i for i, f in enumerate(train.labeled) if not f]
-    np.testing.assert_allclose(logits[rows], training.predict_logits(model, preprocessor, [train.texts[i] for i in rows]),
+    np.testing.assert_allclose(logits[rows], batches.predict_logits(model, preprocessor, [train.texts[i] for i in rows]),
                                atol=1e-4)
     assert not train.labels[rows].any()
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kdkeras.data import hedwig
-from tests.conftest import write_file
+from tests.helpers import write_file
 
 
 write = write_file

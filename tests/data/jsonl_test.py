@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kdkeras.data import hedwig, jsonl, registry
-from tests.conftest import write_file
+from tests.helpers import write_file
 
 NAMES = ["earn", "grain", "trade"]
 

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from kdkeras.data import hedwig, registry
-from tests.conftest import make_docs, write_hedwig
+from tests.helpers import make_docs, write_hedwig
 
 
 def test_vendored_reuters_modapte():

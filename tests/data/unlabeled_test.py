@@ -6,7 +6,7 @@ import pytest
 
 from kdkeras.data import hedwig
 from kdkeras.data.unlabeled import read_unlabeled
-from tests.conftest import write_file
+from tests.helpers import write_file
 
 
 def test_text_lines_plain_and_gzipped_with_a_byte_order_mark(tmp_path):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -50,6 +52,7 @@ def run(mode):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two trainings in child processes (about 40 s on a busy machine)
 def test_mirrored_matches_single_device():
     import numpy as np
 

@@ -6,7 +6,7 @@ import pytest
 
 from kdkeras.models import STUDENTS, build_kimcnn, build_student, build_tfidf_lr, get_student
 from kdkeras.text import WordTokenizer
-from tests.conftest import make_docs
+from tests.helpers import make_docs
 
 SMALL = {
     "lstm": dict(embedding_dim=16, hidden_dim=16, dropout=0.0),

@@ -5,7 +5,6 @@ teacher is trained. Components after ExampleGen are replaced by fakes where a
 test needs a run to get past them.
 """
 
-import gzip
 import json
 import os
 
@@ -19,7 +18,7 @@ from kdkeras.data import examples
 from kdkeras.predict import Predictor
 from pipelines import configs, pipeline, run
 from pipelines import transfer_set as transfer_set_cli
-from tests.conftest import TOPICS, make_docs, write_hedwig
+from tests.helpers import TOPICS, make_docs, write_file, write_hedwig
 
 
 def cli(main, argv, capsys):
@@ -205,14 +204,13 @@ def test_truncated_shard_names_the_file(tmp_path, capsys):
 
 
 def test_corrupt_shard_of_teacher_logits_names_the_file(tmp_path):
-    from components.example_gen import read_split
+    from components.artifacts import read_split
     from kdkeras.data.hedwig import DataError
 
     artifact = ExampleGen(dataset="custom", data_dir=hedwig_dir(tmp_path)).run({}, str(tmp_path / "run"),
                                                                             log=lambda *_: None)
     [shard] = examples.shard_files(artifact.path("Split-dev"))
-    with gzip.open(shard, "wb") as f:
-        f.write(b"\x00" * 64)  # gzip, but not TFRecords
+    write_file(shard, b"\x00" * 64, gz=True)  # gzip, but not TFRecords
     with pytest.raises(DataError, match=f"^{shard}: corrupt or truncated TFRecord shard"):
         read_split(artifact, "dev")
     with pytest.raises(DataError, match=r"Split-test/data_tfrecord-00000-of-00001\.gz: records do not match"):

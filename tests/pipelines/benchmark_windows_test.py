@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from components.example_gen import ExampleGen, read_split
-from components.teacher_trainer import TeacherTrainer, load_teacher
-from kdkeras import metrics, training
+from components.artifacts import load_teacher, read_split
+from components.example_gen import ExampleGen
+from components.teacher_trainer import TeacherTrainer
+from kdkeras import batches, metrics
 from pipelines import benchmark_windows
-from tests.conftest import make_docs, write_hedwig
+from tests.helpers import make_docs, write_hedwig
 
 
 def test_pool_uses_only_windows_with_text():
@@ -28,7 +29,7 @@ def test_one_window_is_truncation_and_more_windows_cover_more(tmp_path):
     result = benchmark_windows.benchmark(run, windows=(1, 2, 4), batch_size=8)
     model, preprocessor = load_teacher(teacher)
     test, _ = read_split(ex, "test")
-    truncated = metrics.score(test.labels, training.predict_logits(model, preprocessor, test.texts), True)
+    truncated = metrics.score(test.labels, batches.predict_logits(model, preprocessor, test.texts), True)
     rows = result["splits"]["test"]["rows"]
     assert result["splits"]["test"]["documents"] == 12 and [r["windows"] for r in rows] == [1, 2, 4]
     assert rows[0]["mean"] == pytest.approx(truncated) and "max" not in rows[0]

@@ -46,7 +46,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import make_docs, write_hedwig
+from tests.helpers import make_docs, write_hedwig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STUDENTS = ("lstm", "lr")

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from kdkeras import names
 from pipelines import benchmark_predict, configs, run, sweep
-from tests.conftest import make_docs, write_hedwig
+from tests.helpers import make_docs, write_hedwig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -29,3 +29,14 @@ def test_a_teacher_worse_than_a_student_is_reported():
 def test_a_teacher_above_everything_gives_no_warning():
     check = teacher_check(_Artifact(dev_score=90.0), {"lstm/seed0": _Artifact(dev_score=80.0)}, None, ["lstm"])
     assert check["warning"] is None and check["not_below_teacher"] == [] and len(check["lines"]) == 1
+
+
+def test_report_shows_the_served_score_for_multi_label_data():
+    report = {"dataset": "toy", "profile": "smoke", "metric": "micro_f1", "models": {
+        "teacher": {"dev": 80.0, "test": 78.0, "params": 10, "test_served": 79.5},
+        "svm": {"dev": 81.0, "test": 77.0, "params": 5}}}
+    lines = format_report(report).splitlines()
+    assert lines[1].endswith("test (served)")
+    assert lines[2].split()[-1] == "79.50" and lines[3].split()[-1] == "5"
+    single = dict(report, metric="accuracy")
+    assert "served" not in format_report(single)
