@@ -41,12 +41,12 @@ class _Timer:
 
 def _beam_rate(pattern, num_classes, workers, multiplier, config, pos_tagger, sample_size):
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
 
+    from components.transfer_set import beam_options
     from kdkeras import transfer_set as ts
 
-    options = PipelineOptions(["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                               f"--direct_num_workers={workers}"])
+    options = beam_options(["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                            f"--direct_num_workers={workers}"])  # workers keep to warnings, as in the pipeline
     started = time.time()
     pipeline = beam.Pipeline(options=options)
     docs = pipeline | ts.ReadExamples(pattern, num_classes)

@@ -15,7 +15,6 @@ Runs ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → St
 and with KD, each seed) → Baselines (scikit-learn LR, SVM) → Evaluator → Exporter, writing
 artifacts to OUTPUT_DIR/DATASET/RUN_ID/ and a report.json. Finished components are reused
 when their inputs and parameters are unchanged."""
-STUDENT_NAMES = names.STUDENTS
 
 
 def _datasets_help():
@@ -24,11 +23,11 @@ def _datasets_help():
 
 
 def _students(value):
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in STUDENT_NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown student(s) {unknown}; choose from {', '.join(STUDENT_NAMES)}")
-    return names
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in chosen if n not in names.STUDENTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown student(s) {unknown}; choose from {', '.join(names.STUDENTS)}")
+    return chosen
 
 
 def _floats(value):
@@ -60,7 +59,7 @@ def parser():
                         "its logits on them")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed data rows and count them (default: stop at the first, naming file:line)")
-    p.add_argument("--students", default=",".join(STUDENT_NAMES), type=_students,
+    p.add_argument("--students", default=",".join(names.STUDENTS), type=_students,
                    help="comma-separated students, each trained without and with KD (default: "
                         f"{','.join(names.STUDENTS)})")
     p.add_argument("--seeds", type=int, default=None, help="train every student N times (seeds s..s+N-1)")
@@ -121,7 +120,7 @@ def main(argv=None):
                     "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling,
                     "pooling": args.teacher_pooling},
         "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
-        "students": {name: {"updates": args.student_updates} for name in STUDENT_NAMES},
+        "students": {name: {"updates": args.student_updates} for name in names.STUDENTS},
         "alpha": args.alpha, "alpha_grid": args.alpha_grid, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
         "max_docs": args.max_docs, "augment_multiplier": args.augment_multiplier,
     }

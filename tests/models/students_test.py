@@ -113,3 +113,19 @@ def test_int_tokenizer_truncates_and_pads_to_batch(tmp_path):
     assert ids.shape == (2, 4) and ids[1, 1] == 1 and ids[1, 2] == 0
     tokenizer.save(str(tmp_path / "t"))
     np.testing.assert_array_equal(np.asarray(WordTokenizer.load(str(tmp_path / "t"))(["a b c d e f"])), ids[:1])
+
+
+def test_a_new_student_is_one_module_plus_one_registry_entry(monkeypatch):
+    # A student registered in kdkeras.models.STUDENTS (and named in kdkeras.names) is known to every
+    # command and builds through the shared API; nothing else spells student names.
+    import dataclasses
+
+    from kdkeras import models, names
+    from pipelines import run, sweep
+
+    spec = dataclasses.replace(STUDENTS["boe"])
+    monkeypatch.setattr(names, "STUDENTS", names.STUDENTS + ("toy",))
+    monkeypatch.setitem(models.STUDENTS, "toy", spec)
+    assert run.parser().parse_args(["--dataset", "reuters", "--students", "lstm,toy"]).students == ["lstm", "toy"]
+    assert sweep.parser().parse_args(["--run-dir", "r", "--student", "toy", "--vary", "alpha=1"]).student == "toy"
+    assert build_student("toy", 20, 3, embedding_dim=4, hidden_dim=0).output_shape == (None, 3)
