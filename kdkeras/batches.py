@@ -77,15 +77,7 @@ def make_training_dataset(texts, y, transform, batch_size, *, seed=0, steps=None
 
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
-    """A training split ready for `make_training_dataset`.
-
-    Args:
-        texts: list of strings.
-        y: targets (array or dict of arrays).
-        transform: batched text → model inputs function.
-        batch_size: batch size.
-        seed: shuffling seed.
-    """
+    """A training split ready for `make_training_dataset` (its fields are that function's arguments)."""
 
     texts: list
     y: object
