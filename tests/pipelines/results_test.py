@@ -19,7 +19,8 @@ def test_tables_come_from_the_files(tmp_path):
     }
     (tmp_path / "table2_reuters.json").write_text(json.dumps(
         {"dataset": "reuters", "metric": "micro_f1", "profile": "quick", "models": models, "command": "cmd",
-         "machine": "m", "distillation": {"kd_lstm": {"alpha": 1.0, "fixed": False}},
+         "machine": "m", "code": "commit abc", "wall_note": "1.5 h",
+         "distillation": {"kd_lstm": {"alpha": 1.0, "fixed": False}},
          "teacher_check": {"warning": "the teacher is weak"}}))
     page = tmp_path / "results.md"
     page.write_text(f"intro\n{results.BEGIN}\nold\n{results.END}\nend\n")
@@ -27,6 +28,7 @@ def test_tables_come_from_the_files(tmp_path):
     text = page.read_text()
     assert "| KD-LSTM (λ = 1, chosen on dev) | 3.0M | 84.00 ± 0.50 | 80.25 ± 0.25 | 2 | 88.9 (KD-LSTM) |" in text
     assert "Teacher check: the teacher is weak." in text
+    assert "Machine: m  \nCode: commit abc  \nTime: 1.5 h  \nSource:" in text
     assert "| Teacher (DocBERT) | 22.7M | 90.00 | 88.50 | 1 | 89.0 (BERT-base) |" in text
     assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
     assert not results.update(str(page), str(tmp_path), check=True)
