@@ -136,6 +136,11 @@ def load_schema(artifact):
         return json.load(f)
 
 
+def split_folder(split):
+    """Folder of one split inside an examples artifact: `"train"` → `"Split-train"` (TFX's naming)."""
+    return f"Split-{split}"
+
+
 def read_split(artifact, split, with_logits=False):
     """One split of an ExampleGen / TeacherInference / TransferSet artifact, in memory.
 
@@ -145,7 +150,7 @@ def read_split(artifact, split, with_logits=False):
     """
     from kdkeras.data import examples
 
-    return examples.read_split(artifact.path(f"Split-{split}"), load_schema(artifact)["num_classes"], with_logits)
+    return examples.read_split(artifact.path(split_folder(split)), load_schema(artifact)["num_classes"], with_logits)
 
 
 def read_json(artifact, name):

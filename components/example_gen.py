@@ -3,7 +3,7 @@
 import hashlib
 import os
 
-from components.artifacts import SCHEMA_FILE
+from components.artifacts import SCHEMA_FILE, split_folder
 from components.base import REQUIRED, Component, ComponentSpec, write_json
 import numpy as np
 
@@ -91,7 +91,7 @@ class ExampleGen(Component):
         for split_name, split in splits.items():
             if limit:
                 split = split.subset(np.arange(min(limit, len(split))))
-            examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split)
+            examples.write_split(os.path.join(output_dir, split_folder(split_name)), split)
             rows[split_name] = len(split)
         schema = {
             "dataset": spec.name,

@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from components.artifacts import SCHEMA_FILE, TEACHER_SCORES_FILE, load_schema, load_teacher, read_split
+from components.artifacts import SCHEMA_FILE, TEACHER_SCORES_FILE, load_schema, load_teacher, read_split, split_folder
 from components.base import Component, ComponentSpec, write_json
 from kdkeras import buckets, metrics
 from kdkeras.data import examples
@@ -39,7 +39,7 @@ class TeacherInference(Component):
             split, _ = read_split(inputs["examples"], split_name)
             self.log(f"teacher logits for {len(split)} {split_name} documents")
             logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
-            examples.write_split(os.path.join(output_dir, f"Split-{split_name}"), split, logits)
+            examples.write_split(os.path.join(output_dir, split_folder(split_name)), split, logits)
             scores[split_name] = metrics.score(split.labels, logits, schema["multi_label"])
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
         write_json(os.path.join(output_dir, TEACHER_SCORES_FILE), scores)

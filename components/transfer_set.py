@@ -4,7 +4,8 @@ import os
 import shutil
 import time
 
-from components.artifacts import PREPROCESSOR_DIR, SCHEMA_FILE, TEACHER_MODEL_FILE, TRANSFER_SET_FILE, load_schema
+from components.artifacts import (PREPROCESSOR_DIR, SCHEMA_FILE, TEACHER_MODEL_FILE, TRANSFER_SET_FILE, load_schema,
+                                  split_folder)
 from components.base import Component, ComponentSpec, write_json
 from kdkeras import augment
 from kdkeras import transfer_set as ts
@@ -129,13 +130,13 @@ class TransferSet(Component):
         p = self.parameters
         check_teacher_dir(inputs["teacher"].uri)  # fail here, not inside a Beam worker
         schema = load_schema(inputs["examples"])
-        pattern = inputs["examples"].path("Split-train", examples.SHARD_PATTERN)
-        split_dir = os.path.join(output_dir, "Split-train")
+        pattern = inputs["examples"].path(split_folder("train"), examples.SHARD_PATTERN)
+        split_dir = os.path.join(output_dir, split_folder("train"))
         os.makedirs(split_dir)
         options = beam_options(self.beam_args)
         started = time.time()
         pipeline = beam.Pipeline(options=options)
-        unlabeled = inputs["unlabeled"].path("Split-unlabeled", examples.SHARD_PATTERN) if "unlabeled" in inputs else None
+        unlabeled = inputs["unlabeled"].path(split_folder("unlabeled"), examples.SHARD_PATTERN) if "unlabeled" in inputs else None
         build_pipeline(pipeline, pattern, schema["num_classes"], inputs["teacher"].uri,
                        os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(),
                        batch_size=p["batch_size"], unlabeled_pattern=unlabeled, pos_tagger=p["pos_tagger"],

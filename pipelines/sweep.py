@@ -56,6 +56,15 @@ def parse_assignment(text):
     return key.strip(), parse_values(values)
 
 
+def distilled_on_transfer_set(config, unlabeled_split):
+    """Whether a run's distilled students trained on its transfer set.
+
+    The pipeline builds one when the augment multiplier is above 1 or there is
+    unlabelled text (the run's ExampleGen then has `unlabeled_split`).
+    """
+    return config.get("augment_multiplier", 1) > 1 or os.path.isdir(unlabeled_split)
+
+
 def trainer_keys():
     """The StudentTrainer parameters a sweep may vary; any other key is a student hyperparameter."""
     from components.student_trainer import StudentTrainer
@@ -104,7 +113,7 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     Returns:
         `(result, sweep_dir)`; result is what `sweep.json` holds.
     """
-    from components.artifacts import student_name
+    from components.artifacts import split_folder, student_name
     from components.base import write_json
     from components.evaluator import Evaluator
     from components.student_trainer import StudentTrainer
@@ -118,7 +127,7 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     if student not in config["students"]:
         raise ValueError(f"unknown student {student!r}; the run knows {', '.join(config['students'])}")
     examples, logits, teacher = run.examples, run.teacher_logits, run.teacher
-    has_transfer_set = config.get("augment_multiplier", 1) > 1  # the run's distilled students trained on it
+    has_transfer_set = distilled_on_transfer_set(config, run.examples.path(split_folder("unlabeled")))
     model = ("kd_" if distill and key != "distill" else "") + student
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
     trained = {}
@@ -130,7 +139,8 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
             inputs = {"examples": logits}
             if use_transfer_set:
                 if not has_transfer_set:
-                    raise ValueError(f"{run_dir}: the run has no transfer set (it ran with --augment-multiplier 1)")
+                    raise ValueError(f"{run_dir}: the run has no transfer set (it ran with --augment-multiplier 1 "
+                                     "and no --unlabeled text)")
                 inputs["transfer_set"] = run.transfer_set
         tag = f"{key}={value}"
         for k in range(seeds):
