@@ -141,6 +141,11 @@ def split_folder(split):
     return f"Split-{split}"
 
 
+def has_split(artifact, split):
+    """Whether an examples artifact holds `split` (e.g. `"unlabeled"`, written only when there was such text)."""
+    return os.path.isdir(artifact.path(split_folder(split)))
+
+
 def read_split(artifact, split, with_logits=False):
     """One split of an ExampleGen / TeacherInference / TransferSet artifact, in memory.
 

@@ -136,7 +136,9 @@ class TransferSet(Component):
         options = beam_options(self.beam_args)
         started = time.time()
         pipeline = beam.Pipeline(options=options)
-        unlabeled = inputs["unlabeled"].path(split_folder("unlabeled"), examples.SHARD_PATTERN) if "unlabeled" in inputs else None
+        unlabeled = None
+        if "unlabeled" in inputs:
+            unlabeled = inputs["unlabeled"].path(split_folder("unlabeled"), examples.SHARD_PATTERN)
         build_pipeline(pipeline, pattern, schema["num_classes"], inputs["teacher"].uri,
                        os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(),
                        batch_size=p["batch_size"], unlabeled_pattern=unlabeled, pos_tagger=p["pos_tagger"],

@@ -87,6 +87,16 @@ def run_pipeline(dataset, config, *, output_dir="saved_models", data_dir=None, r
         lock.release()
 
 
+def builds_transfer_set(config, unlabeled):
+    """Whether a run builds a transfer set (and its distilled students train on it).
+
+    Args:
+        config: the run's configuration (`augment_multiplier`).
+        unlabeled: whether the run has unlabelled text.
+    """
+    return config["augment_multiplier"] > 1 or bool(unlabeled)
+
+
 def _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines, beam_args,
                     unlabeled, log):
     """Everything after ExampleGen (see `run_pipeline`)."""
@@ -94,7 +104,7 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
     seeds = [config["seed"] + k for k in range(config["seeds"])]
     kd_inputs = {"examples": logits}
-    if config["augment_multiplier"] > 1 or unlabeled:
+    if builds_transfer_set(config, unlabeled):
         ts_inputs = {"examples": logits, "teacher": teacher}  # the originals keep TeacherInference's logits
         if unlabeled:
             ts_inputs["unlabeled"] = examples

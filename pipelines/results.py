@@ -195,10 +195,10 @@ def render(results_dir=RESULTS_DIR):
                 result = json.load(f)
             name = os.path.splitext(os.path.basename(path))[0]
             parts.append(f"### {name}: {title(result)}\n")
-            machine = f"Machine: {result['machine']}  \n" if "machine" in result and table is table2 else ""
-            machine += "".join(f"{label}: {result[key]}  \n" for key, label in (("code", "Code"), ("wall_note", "Time"))
+            notes = f"Machine: {result['machine']}  \n" if "machine" in result and table is table2 else ""
+            notes += "".join(f"{label}: {result[key]}  \n" for key, label in (("code", "Code"), ("wall_note", "Time"))
                                if key in result)
-            parts.append(f"Command: `{result.get('command', '')}`  \n{machine}Source: "
+            parts.append(f"Command: `{result.get('command', '')}`  \n{notes}Source: "
                          f"`{_source(path, results_dir)}`{note(result) if note else ''}\n")
             parts.append(table(result) + ("" if table is windows_table else "\n"))
             plot = os.path.splitext(path)[0] + ".png"

@@ -56,15 +56,6 @@ def parse_assignment(text):
     return key.strip(), parse_values(values)
 
 
-def distilled_on_transfer_set(config, unlabeled_split):
-    """Whether a run's distilled students trained on its transfer set.
-
-    The pipeline builds one when the augment multiplier is above 1 or there is
-    unlabelled text (the run's ExampleGen then has `unlabeled_split`).
-    """
-    return config.get("augment_multiplier", 1) > 1 or os.path.isdir(unlabeled_split)
-
-
 def trainer_keys():
     """The StudentTrainer parameters a sweep may vary; any other key is a student hyperparameter."""
     from components.student_trainer import StudentTrainer
@@ -113,10 +104,11 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     Returns:
         `(result, sweep_dir)`; result is what `sweep.json` holds.
     """
-    from components.artifacts import split_folder, student_name
+    from components.artifacts import has_split, student_name
     from components.base import write_json
     from components.evaluator import Evaluator
     from components.student_trainer import StudentTrainer
+    from pipelines.pipeline import builds_transfer_set
     from kdkeras import plots
 
     run, report = _run_and_report(run_dir)
@@ -127,7 +119,8 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     if student not in config["students"]:
         raise ValueError(f"unknown student {student!r}; the run knows {', '.join(config['students'])}")
     examples, logits, teacher = run.examples, run.teacher_logits, run.teacher
-    has_transfer_set = distilled_on_transfer_set(config, run.examples.path(split_folder("unlabeled")))
+    # The run's distilled students trained on its transfer set.
+    has_transfer_set = builds_transfer_set({"augment_multiplier": 1, **config}, has_split(examples, "unlabeled"))
     model = ("kd_" if distill and key != "distill" else "") + student
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
     trained = {}

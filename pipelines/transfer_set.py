@@ -18,7 +18,6 @@ paths then are gs:// and the examples must already be there):
 
 import argparse
 import json
-import os
 import sys
 
 from kdkeras.data import registry
@@ -65,7 +64,7 @@ def _is_remote(path):
 def main(argv=None):
     args, beam_args = parser().parse_known_args(argv)
     cli.quiet_console(args)
-    from components.artifacts import split_folder
+    from components.artifacts import has_split
     from components.base import Artifact, removed_on_failure
     from components.lock import RunLock, RunLockedError
     from components.example_gen import ExampleGen
@@ -98,7 +97,7 @@ def main(argv=None):
                                           multi_label=None if args.task is None else multi_label,
                                           unlabeled=args.unlabeled).run({}, args.output, args.force)
             inputs = {"examples": examples, "teacher": teacher}
-            if os.path.isdir(examples.path(split_folder("unlabeled"))):
+            if has_split(examples, "unlabeled"):
                 inputs["unlabeled"] = examples
             component = TransferSet(beam_args=beam_args or None, **params)
             artifact = component.run(inputs, args.output, args.force)
