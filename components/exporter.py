@@ -109,8 +109,8 @@ class Exporter(Component):
                     row = {"skipped": f"agreement with Keras {agreement:.3f} < {p['min_agreement']}", **row}
                 rows[fmt] = row
                 self.log(f"{name} {fmt}: {row.get('bytes', 0) / 1e6:.2f} MB, "
-                      f"agreement {agreement:.4f}, test {row['test']:.2f}, "
-                      f"{row['latency_ms_batch1_1thread']:.3f} ms/doc")
+                         f"agreement {agreement:.4f}, test {row['test']:.2f} on the first {len(texts):,} test documents, "
+                         f"{row['latency_ms_batch1_1thread']:.3f} ms/doc")
             write_json(os.path.join(bundle, FORMATS_FILE), rows)
             _write_model_card(os.path.join(bundle, MODEL_CARD_FILE), name, schema, rows, scores,
                               student.count_params(), len(texts), _training(artifact, name.startswith("kd_")),

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from kdkeras.data import hedwig, registry
-from tests.helpers import make_docs, write_hedwig
+from tests.helpers import SHARED_DATA, make_docs, write_hedwig
 
 
 def test_vendored_reuters_modapte():
@@ -70,10 +70,12 @@ def test_files_saved_with_a_byte_order_mark_and_crlf_read_as_usual(tmp_path):
     assert splits["test"].labels.tolist() == [[0, 1, 0]]
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")),
-                    reason="../shared/data not present")
+_IMDB_STANDIN = os.path.join(SHARED_DATA, "imdb_acl_ratings")
+
+
+@pytest.mark.skipif(not os.path.isdir(_IMDB_STANDIN), reason="../shared/data not present")
 def test_shared_imdb_standin_reads_as_single_label():
-    d = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "imdb_acl_ratings")
+    d = _IMDB_STANDIN
     split = hedwig.read_split(os.path.join(d, "dev.tsv.gz"), 10, multi_label=False)
     assert len(split) == 2462 and (split.labels.sum(axis=1) == 1).all()
 
