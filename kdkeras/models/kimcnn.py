@@ -96,6 +96,46 @@ def build_kimcnn(
     return keras.Model(token_ids, logits, name=name)
 
 
+def build_kimcnn_conv2d(vocabulary_size, num_classes, embedding_dim=300, filters=100, widths=(3, 4, 5), dropout=0.5,
+                        mode="multichannel", name="kimcnn_conv2d"):
+    """The paper's 2-D formulation of KimCNN, kept as the reference for `build_kimcnn`.
+
+    Word vectors as `(batch, time, embedding_dim, channels)` and a
+    `Conv2D((w, embedding_dim))` per width: the same function as
+    `build_kimcnn` (its 1-D kernel is this kernel reshaped; see
+    tests/models/kimcnn_test.py) and the same training cost model as
+    hedwig's, which `pipelines.benchmark_train` compares against.
+
+    Args:
+        vocabulary_size, num_classes, embedding_dim, filters, widths,
+        dropout, mode: as in `build_kimcnn` (random initial vectors).
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` mapping int token ids to logits.
+
+    Example:
+    >>> model = build_kimcnn_conv2d(vocabulary_size=20000, num_classes=90)
+    """
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    channels = []
+    if mode in ("multichannel", "static"):
+        channels.append(layers.Embedding(vocabulary_size, embedding_dim, trainable=False,
+                                         name="static_embedding")(token_ids))
+    if mode in ("multichannel", "non-static", "rand"):
+        channels.append(layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(token_ids))
+    channels = [layers.Reshape((-1, embedding_dim, 1))(ZeroPaddingVectors()(c, token_ids)) for c in channels]
+    x = channels[0] if len(channels) == 1 else layers.Concatenate(axis=-1)(channels)
+    x = layers.ZeroPadding2D(((max(widths) - 1, max(widths)), (0, 0)))(x)
+    pooled = []
+    for w in widths:
+        conv = layers.Conv2D(filters, (w, embedding_dim), activation="relu", name=f"conv_{w}")(x)
+        pooled.append(layers.GlobalMaxPooling2D()(conv))
+    x = layers.Concatenate()(pooled)
+    x = layers.Dropout(dropout)(x)
+    return keras.Model(token_ids, layers.Dense(num_classes, name="logits")(x), name=name)
+
+
 def kimcnn_optimizer(learning_rate=1e-3, **kwargs):
     """Adam, as hedwig trains KimCNN."""
     return keras.optimizers.Adam(learning_rate=learning_rate)

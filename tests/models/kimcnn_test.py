@@ -3,33 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
-from kdkeras.models.kimcnn import ZeroPaddingVectors, build_kimcnn
+from kdkeras.models.kimcnn import build_kimcnn, build_kimcnn_conv2d
 
 MODES = ["multichannel", "static", "non-static", "rand"]
 SMALL = dict(embedding_dim=8, filters=5, widths=(2, 3, 5), dropout=0.5)
-
-
-def build_kimcnn_2d(vocabulary_size, num_classes, embedding_dim, filters, widths, dropout, mode):
-    """The former 2-D formulation: vectors as (batch, time, embedding_dim, channels), Conv2D (w, embedding_dim)."""
-    token_ids = keras.Input(shape=(None,), dtype="int32")
-    channels = []
-    if mode in ("multichannel", "static"):
-        channels.append(layers.Embedding(vocabulary_size, embedding_dim, trainable=False,
-                                         name="static_embedding")(token_ids))
-    if mode in ("multichannel", "non-static", "rand"):
-        channels.append(layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(token_ids))
-    channels = [layers.Reshape((-1, embedding_dim, 1))(ZeroPaddingVectors()(c, token_ids)) for c in channels]
-    x = channels[0] if len(channels) == 1 else layers.Concatenate(axis=-1)(channels)
-    x = layers.ZeroPadding2D(((max(widths) - 1, max(widths)), (0, 0)))(x)
-    pooled = []
-    for w in widths:
-        conv = layers.Conv2D(filters, (w, embedding_dim), activation="relu", name=f"conv_{w}")(x)
-        pooled.append(layers.GlobalMaxPooling2D()(conv))
-    x = layers.Concatenate()(pooled)
-    x = layers.Dropout(dropout)(x)
-    return keras.Model(token_ids, layers.Dense(num_classes, name="logits")(x))
 
 
 def padded_ids(rng, lengths, vocabulary_size, width):
@@ -42,7 +20,7 @@ def padded_ids(rng, lengths, vocabulary_size, width):
 @pytest.mark.parametrize("mode", MODES)
 def test_1d_model_computes_the_2d_model(mode):
     keras.utils.set_random_seed(0)
-    old = build_kimcnn_2d(40, 3, mode=mode, **SMALL)
+    old = build_kimcnn_conv2d(40, 3, mode=mode, **SMALL)
     new = build_kimcnn(40, 3, mode=mode, seed=0, **SMALL)
     rng = np.random.default_rng(1)
     for layer in old.layers:  # random weights, also in the padding row 0, so the zeroing matters
