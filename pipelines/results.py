@@ -5,7 +5,8 @@ a `report.json` of `pipelines.run` plus a `command` and `machine` entry),
 benchmark files (`table3_<dataset>.json`, a `benchmark.json` of
 `pipelines.benchmark` plus `command` and `title`), long-document files
 (`windows_<dataset>.json` from `pipelines.benchmark_windows`), teacher-cost files
-(`teacher_cost_<dataset>.json` from `pipelines.benchmark_teacher`) and sweep files
+(`teacher_cost_<dataset>.json` from `pipelines.benchmark_teacher`), training-speed
+files (`train_speed_<dataset>.json` from `pipelines.benchmark_train`) and sweep files
 (`sweep_*.json` from `pipelines.sweep`, with their `.png` plots), and writes the
 tables of `docs/results.md` between its `<!-- results:begin -->` and
 `<!-- results:end -->` markers, so every number on that page comes from a
@@ -160,6 +161,21 @@ def predict_table(result):
     return "\n".join(lines)
 
 
+def train_speed_table(result):
+    """Markdown table of a `pipelines.benchmark_train` file: seconds per training epoch of each student."""
+    lines = ["| model | params | epoch s (wall) | epoch s (CPU) | 2-D KimCNN ÷ this (wall / CPU) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, r in result["models"].items():
+        lines.append(f"| {name} | {r['params']:,} | {r['epoch_s']:.2f} | {r['epoch_cpu_s']:.2f} | "
+                     f"{r['conv2d_over_this_wall']:.2f}× / {r['conv2d_over_this_cpu']:.2f}× |")
+    load = result["load_average"]
+    lines.append(f"\n{result['documents']:,} train documents, batch {result['batch_size']} "
+                 f"({result['steps_per_epoch']} updates), {result['sequence_length']} words, medians of "
+                 f"{result['repeats']} interleaved epochs; {result['cpu_count']} CPU cores, load average "
+                 f"{load['start'][0]:.1f} → {load['end'][0]:.1f}.")
+    return "\n".join(lines)
+
+
 def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
@@ -181,6 +197,8 @@ KINDS = (
     ("teacher_cost_*.json", lambda r: f"teacher cost with and without length buckets ({r['dataset']}, "
                                       f"{r['backbone']})", None, teacher_cost_table),
     ("predict_*.json", lambda r: r["title"], None, predict_table),
+    ("train_speed_*.json", lambda r: f"student training speed ({r['dataset']}, {r['profile']} profile)", None,
+     train_speed_table),
     ("sweep_*.json", _sweep_title,
      lambda r: f"; teacher dev/test {r['teacher']['dev']:.2f} / {r['teacher']['test']:.2f}", sweep_table),
 )

@@ -77,3 +77,19 @@ def test_table3_and_sweep_plots_come_from_the_files(tmp_path):
     assert "| svm | 86.40 | 2.0M | 11.0 | – | 20.00 (sklearn) | – | 2 | 2,000 (sklearn) | 80 |" in text
     assert f"![table3_reuters]({tmp_path.name}/table3_reuters.png)" in text
     assert f"![sweep_reuters_kd_lstm_hidden_dim]({tmp_path.name}/sweep_reuters_kd_lstm_hidden_dim.png)" in text
+
+
+def test_training_speed_table_comes_from_the_file(tmp_path):
+    row = lambda s, cpu, ratio: {"params": 1000, "epoch_s": s, "epoch_cpu_s": cpu, "epoch_s_runs": [s],  # noqa: E731
+                                 "conv2d_over_this_wall": ratio, "conv2d_over_this_cpu": ratio}
+    (tmp_path / "train_speed_reuters.json").write_text(json.dumps(
+        {"dataset": "reuters", "profile": "quick", "documents": 5797, "batch_size": 64, "steps_per_epoch": 91,
+         "sequence_length": 120, "repeats": 3, "cpu_count": 2, "load_average": {"start": [2.5], "end": [3.0]},
+         "models": {"kimcnn": row(10.0, 18.0, 8.0), "kimcnn_conv2d": row(80.0, 144.0, 1.0)}, "command": "cmd"}))
+    page = tmp_path / "results.md"
+    page.write_text(f"{results.BEGIN}\n{results.END}\n")
+    assert results.update(str(page), str(tmp_path))
+    text = page.read_text()
+    assert "### train_speed_reuters: student training speed (reuters, quick profile)" in text
+    assert "| kimcnn | 1,000 | 10.00 | 18.00 | 8.00× / 8.00× |" in text
+    assert "5,797 train documents, batch 64 (91 updates), 120 words, medians of 3 interleaved epochs" in text
