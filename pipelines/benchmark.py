@@ -293,7 +293,7 @@ def main(argv=None):
     try:
         with RunLock(args.run_dir):  # timings of a run being written would be wrong, and it would be rewritten
             result = benchmark(args.run_dir, args.docs)
-            result["command"] = "python -m pipelines.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
+            result["command"] = cli.command_line("pipelines.benchmark", argv)
             path = os.path.join(args.run_dir, BENCHMARK_FILE)
             write_json(path, result)
             plots.quality_vs_cost(result, os.path.join(args.run_dir, PLOT_FILE))

@@ -215,7 +215,7 @@ def main(argv=None):
     cli.quiet_console(args)
     output = args.output or os.path.join("docs", "results", f"augment_{args.dataset}.json")
     taggers = tuple(t for t in args.beam_taggers.split(",") if t)
-    command = "python -m pipelines.benchmark_augment " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = cli.command_line("pipelines.benchmark_augment", argv)
     result = run(args.dataset, args.data_dir, args.docs, args.workers, args.multiplier, output,
                  sample_size=args.sample_size, beam_taggers=taggers, repeats=args.repeats, command=command)
     print(json.dumps(result, indent=2))

@@ -9,7 +9,6 @@ Writes a JSON results file (default `docs/results/predict_<dataset>.json`)
 and prints a table.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -77,21 +76,18 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.quiet_console(args)
     from components.artifacts import RunDir
+    from components.base import write_json
 
     dataset = RunDir(args.run_dir).examples.metadata["parameters"]["dataset"]
     rows = measure(args.run_dir, args.batch_size, not args.no_cli)
     output = args.output or os.path.join("docs", "results", f"predict_{dataset}.json")
     result = {
         "title": f"Bulk prediction throughput, {dataset} test split from a file",
-        "command": "python -m pipelines.benchmark_predict " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": cli.command_line("pipelines.benchmark_predict", argv),
         "run_dir": args.run_dir, "batch_size": args.batch_size, "cpu_count": os.cpu_count(), "rows": rows,
     }
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, output)
+    write_json(output, result)
     print(f"results: {output}")
     return 0
 

@@ -117,7 +117,7 @@ def main(argv=None):
     train = registry.load_dataset(spec, args.data_dir)[0]["train"]
     rows = [measure(train.texts, train.labels, spec.multi_label, int(length), args.steps, args.batch_size,
                     args.backbone) for length in args.sequence_lengths.split(",")]
-    result = {"dataset": args.dataset, "command": "python -m pipelines.benchmark_teacher " + " ".join(argv or sys.argv[1:]),
+    result = {"dataset": args.dataset, "command": cli.command_line("pipelines.benchmark_teacher", argv),
               "batch_size": args.batch_size, "backbone": args.backbone, "cpu_count": os.cpu_count(), "rows": rows}
     output = args.output or os.path.join("docs", "results", f"teacher_cost_{args.dataset}.json")
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)

@@ -40,6 +40,7 @@ def run(dataset, data_dir, output, *, profile="quick", repeats=5, command=""):
     import numpy as np
     import tensorflow as tf
 
+    from components.base import write_json
     from kdkeras import training
     from kdkeras.distillation import task_loss
     from kdkeras.data import registry
@@ -94,10 +95,7 @@ def run(dataset, data_dir, output, *, profile="quick", repeats=5, command=""):
         "command": command,
     }
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tmp = output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, output)
+    write_json(output, result)
     return result
 
 
@@ -112,7 +110,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     cli.quiet_console(args)
     output = args.output or os.path.join("docs", "results", f"train_speed_{args.dataset}.json")
-    command = "python -m pipelines.benchmark_train " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = cli.command_line("pipelines.benchmark_train", argv)
     result = run(args.dataset, args.data_dir, output, profile=args.profile, repeats=args.repeats, command=command)
     print(json.dumps(result["models"], indent=2))
     print(f"results: {output}")

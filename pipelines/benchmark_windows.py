@@ -129,7 +129,7 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    result["command"] = "python -m pipelines.benchmark_windows " + " ".join(sys.argv[1:] if argv is None else argv)
+    result["command"] = cli.command_line("pipelines.benchmark_windows", argv)
     output = args.output or os.path.join(args.run_dir, "windows.json")
     write_json(output, result)
     print(format_result(result))

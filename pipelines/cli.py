@@ -28,6 +28,14 @@ def plain_name(what):
     return parse
 
 
+def command_line(module, argv=None):
+    """The command as typed, for results files: `python -m <module> <args>` (`argv` None: this process's)."""
+    import shlex
+    import sys
+
+    return f"python -m {module} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
 def add_verbose(parser):
     """Adds `--verbose`: keep TensorFlow, absl, TFLite and Beam log lines (see `kdkeras.logs`)."""
     parser.add_argument("--verbose", action="store_true",

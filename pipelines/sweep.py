@@ -270,32 +270,27 @@ def parser():
     return p
 
 
-def _command_line(argv):
-    import shlex
-
-    return "python -m pipelines.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
-
-
 def main(argv=None):
     args = parser().parse_args(argv)
     cli.quiet_console(args)
     key, values = args.vary
     fixed = {k: v[0] if len(v) == 1 else v for k, v in args.set}
+    command = cli.command_line("pipelines.sweep", argv)
     import contextlib
 
     from components.lock import RunLock, RunLockedError
 
     try:
         # One writer per run directory (a missing one is reported by the sweep itself).
-        lock = RunLock(args.run_dir, _command_line(argv)) if os.path.isdir(args.run_dir) else contextlib.nullcontext()
+        lock = RunLock(args.run_dir, command) if os.path.isdir(args.run_dir) else contextlib.nullcontext()
         with lock:
             if args.teacher:
                 result, sweep_dir = run_teacher_sweep(args.run_dir, key, values, seeds=args.seeds, fixed=fixed,
-                                                      name=args.name, force=args.force, command=_command_line(argv))
+                                                      name=args.name, force=args.force, command=command)
             else:
                 result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, seeds=args.seeds,
                                               distill=not args.no_kd, fixed=fixed, name=args.name, force=args.force,
-                                              command=_command_line(argv))
+                                              command=command)
     except (FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

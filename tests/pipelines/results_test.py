@@ -86,10 +86,7 @@ def test_training_speed_table_comes_from_the_file(tmp_path):
         {"dataset": "reuters", "profile": "quick", "documents": 5797, "batch_size": 64, "steps_per_epoch": 91,
          "sequence_length": 120, "repeats": 3, "cpu_count": 2, "load_average": {"start": [2.5], "end": [3.0]},
          "models": {"kimcnn": row(10.0, 18.0, 8.0), "kimcnn_conv2d": row(80.0, 144.0, 1.0)}, "command": "cmd"}))
-    page = tmp_path / "results.md"
-    page.write_text(f"{results.BEGIN}\n{results.END}\n")
-    assert results.update(str(page), str(tmp_path))
-    text = page.read_text()
+    text = results.render(str(tmp_path))
     assert "### train_speed_reuters: student training speed (reuters, quick profile)" in text
     assert "| kimcnn | 1,000 | 10.00 | 18.00 | 8.00× / 8.00× |" in text
     assert "5,797 train documents, batch 64 (91 updates), 120 words, medians of 3 interleaved epochs" in text
