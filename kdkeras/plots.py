@@ -65,6 +65,36 @@ def sweep(result, path):
     plt.close(fig)
 
 
+def teacher_by_epoch(dev_by_epoch, references, path, title="", metric="score"):
+    """Plots the teacher's dev score after each epoch against the dev scores it must beat into `path` (PNG).
+
+    Args:
+        dev_by_epoch: the teacher's dev score after epochs 1, 2, ….
+        references: `{name: dev score}` of the plain students and baselines,
+            drawn as horizontal lines; where the teacher's curve crosses one
+            is the training budget at which distilling into it can pay.
+        path: output PNG path.
+        title: figure title.
+        metric: name of the score for the axis label.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    epochs = range(1, len(dev_by_epoch) + 1)
+    ax.plot(epochs, dev_by_epoch, "o-", color="tab:red", label="teacher", zorder=3)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, score) in enumerate(sorted(references.items(), key=lambda item: -item[1])):
+        ax.axhline(score, ls="--", lw=1, color=colors[i % len(colors)], label=f"{name} ({score:.2f})")
+    ax.set_xticks(list(epochs))
+    ax.set_xlabel("teacher epoch")
+    ax.set_ylabel(f"dev {metric} (%)")
+    ax.set_ylim(min([*dev_by_epoch, *references.values()]) - 1, None)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def pareto_front(points):
     """Names of the points no other point beats on both axes: `{name: (cost, score)}`, lower cost and higher score win."""
     front, best = [], float("-inf")

@@ -8,6 +8,7 @@ result as an uninterrupted one (see `_fit`). Input pipelines are in
 """
 
 import os
+import sys
 
 import keras
 import numpy as np
@@ -161,6 +162,13 @@ def fit_teacher(
     return _fit(teacher, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
 
 
+def _fit_verbosity(verbose):
+    """Keras' progress bar on a terminal, one line per epoch when the output goes to a file or pipe ("auto")."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir, verbose, target=None, ema=False,
          steps=None):
     """`model.fit` with dev selection, resuming from the backup in `work_dir`.
@@ -186,8 +194,8 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir
             train_ds, order = train_data.dataset(), train_data
         else:
             train_ds, order = train_data.dataset(steps)
-        model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup], verbose=verbose,
-                  shuffle=False)
+        model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup],
+                  verbose=_fit_verbosity(verbose), shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:
         # Every epoch is in the backup (stopped before the result was stored): nothing left to train. The
         # best weights hold optimizer variables too: build it as `fit` would so that they load quietly.

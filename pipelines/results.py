@@ -71,7 +71,23 @@ def table2(result):
     warning = result.get("teacher_check", {}).get("warning")
     if warning:
         lines.append(f"\nTeacher check: {warning}.")
+    if result.get("teacher_dev_by_epoch"):
+        lines.append("\nTeacher dev after each epoch: "
+                     + ", ".join(f"{score:.2f}" for score in result["teacher_dev_by_epoch"]) + ".")
     return "\n".join(lines)
+
+
+def teacher_plot(path, result):
+    """Writes `<name>_teacher.png` beside a Table 2 file that has the teacher's dev score per epoch; returns its path."""
+    from kdkeras import plots
+
+    plot = os.path.splitext(path)[0] + "_teacher.png"
+    dev = result.get("teacher_check", {}).get("dev", {})
+    references = {name: score for name, score in dev.items() if not name.startswith("kd_")}
+    plots.teacher_by_epoch(result["teacher_dev_by_epoch"], references, plot,
+                           title=f"{result['dataset']}: teacher dev by epoch against plain students and baselines",
+                           metric=result["metric"])
+    return plot
 
 
 def sweep_table(result):
@@ -222,17 +238,33 @@ def render(results_dir=RESULTS_DIR):
             plot = os.path.splitext(path)[0] + ".png"
             if table in (sweep_table, table3) and os.path.exists(plot):
                 parts.append(f"![{name}]({_source(plot, results_dir)})\n")
+            plot = os.path.splitext(path)[0] + "_teacher.png"
+            if table is table2 and result.get("teacher_dev_by_epoch") and os.path.exists(plot):
+                parts.append(f"![{name} teacher]({_source(plot, results_dir)})\n")
     return "\n".join(parts)
 
 
+def write_plots(results_dir=RESULTS_DIR):
+    """Writes the missing teacher-by-epoch plots of Table 2 files; returns the paths written."""
+    written = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "table2_*.json"))):
+        with open(path) as f:
+            result = json.load(f)
+        if result.get("teacher_dev_by_epoch") and not os.path.exists(os.path.splitext(path)[0] + "_teacher.png"):
+            written.append(teacher_plot(path, result))
+    return written
+
+
 def update(page=PAGE, results_dir=RESULTS_DIR, check=False):
-    """Rewrites the generated block of `page`; returns True when it changed (or would)."""
+    """Writes missing plots and rewrites the generated block of `page`; returns True when it changed (or would)."""
     with open(page) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
         raise ValueError(f"{page}: missing the {BEGIN} / {END} markers")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
+    if not check:
+        write_plots(results_dir)
     new = f"{head}{BEGIN}\n{render(results_dir)}\n{END}{tail}"
     changed = new != text
     if changed and not check:

@@ -79,13 +79,15 @@ TINY_STUDENTS = {
     "lstm": dict(embedding_dim=16, hidden_dim=16, dropout=0.0),
     "kimcnn": dict(embedding_dim=16, filters=8, dropout=0.0),
     "lr": dict(),
+    "boe": dict(embedding_dim=16),
 }
 
 
 @functools.lru_cache(maxsize=None)
-def train_toy_student(name, multi_label=True, epochs=3, sequence_length=40):
+def train_toy_student(name, multi_label=True, epochs=3, sequence_length=40, hparams=()):
     """`(student, tokenizer, texts)`: a tiny student briefly trained on `make_docs` (outputs not trivial).
 
+    `hparams`: `(key, value)` pairs added to the tiny hyperparameters.
     Cached per test process: callers must not train or modify the student.
     """
     import keras
@@ -99,7 +101,8 @@ def train_toy_student(name, multi_label=True, epochs=3, sequence_length=40):
     spec = get_student(name)
     tokenizer = WordTokenizer.adapt(texts, 500, sequence_length, spec.features)
     keras.utils.set_random_seed(0)
-    student = build_student(name, tokenizer.vocabulary_size, labels.shape[1], seed=0, **TINY_STUDENTS[name])
+    student = build_student(name, tokenizer.vocabulary_size, labels.shape[1], seed=0,
+                            **{**TINY_STUDENTS[name], **dict(hparams)})
     loss = (keras.losses.BinaryCrossentropy(from_logits=True) if multi_label
             else keras.losses.CategoricalCrossentropy(from_logits=True))
     student.compile(spec.optimizer(learning_rate=1e-1 if name == "lr" else 1e-2, use_ema=False), loss)

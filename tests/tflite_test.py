@@ -92,9 +92,11 @@ def check_close(name, got, expected, quantization, multi_label=True):
 
 
 # The fused reg-LSTM converts slowly (about a minute on a busy machine): `make test-all` only.
-@pytest.mark.parametrize("name", ["lr", "kimcnn", pytest.param("lstm", marks=pytest.mark.slow)])
-def test_keras_saved_model_and_tflite_agree(name, tmp_path):
-    student, tokenizer, _ = train_toy_student(name)
+@pytest.mark.parametrize("name, hparams", [
+    ("lr", ()), ("kimcnn", ()), ("boe", ()), ("boe", (("word_weights", True),)),
+    pytest.param("lstm", (), marks=pytest.mark.slow)])
+def test_keras_saved_model_and_tflite_agree(name, hparams, tmp_path):
+    student, tokenizer, _ = train_toy_student(name, hparams=hparams)
     texts = eval_texts()
     fixed = fixed_length_features(tokenizer, texts)
     keras_probs = tf.sigmoid(student(fixed, training=False)).numpy()

@@ -139,3 +139,13 @@ def test_update_budget():
     assert training.update_budget(5, 10) == (1, 5)
     with pytest.raises(ValueError):
         training.update_budget(0)
+
+
+def test_fit_prints_one_line_per_epoch_into_files(monkeypatch):
+    from kdkeras import training
+
+    monkeypatch.setattr(training.sys.stdout, "isatty", lambda: False)
+    assert training._fit_verbosity("auto") == 2
+    monkeypatch.setattr(training.sys.stdout, "isatty", lambda: True)
+    assert training._fit_verbosity("auto") == 1
+    assert training._fit_verbosity(0) == 0

@@ -129,3 +129,20 @@ def test_a_new_student_is_one_module_plus_one_registry_entry(monkeypatch):
     assert run.parser().parse_args(["--dataset", "reuters", "--students", "lstm,toy"]).students == ["lstm", "toy"]
     assert sweep.parser().parse_args(["--run-dir", "r", "--student", "toy", "--vary", "alpha=1"]).student == "toy"
     assert build_student("toy", 20, 3, embedding_dim=4, hidden_dim=0).output_shape == (None, 3)
+
+
+def test_boe_word_weights_start_as_the_mean_and_weight_the_average():
+    vectors = np.random.default_rng(1).normal(size=(20, 4)).astype("float32")
+    model = build_student("boe", 20, 3, embedding_dim=4, embeddings=vectors, word_weights=True)
+    plain = build_student("boe", 20, 3, embedding_dim=4, embeddings=vectors)
+    plain.get_layer("logits").set_weights(model.get_layer("logits").get_weights())
+    ids = np.array([[5, 7, 7, 2, 0, 0], [0, 0, 0, 0, 0, 0]], "int32")
+    np.testing.assert_allclose(np.asarray(model(ids)), np.asarray(plain(ids)), rtol=1e-5, atol=1e-6)
+    log_w = np.zeros((20, 1), "float32")
+    log_w[7] = np.log(3.0)
+    model.get_layer("word_weight").set_weights([log_w])
+    kernel, bias = model.get_layer("logits").get_weights()
+    mean = (vectors[5] + 3 * 2 * vectors[7] + vectors[2]) / 8
+    np.testing.assert_allclose(np.asarray(model(ids))[0], mean @ kernel + bias, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(model(ids))[1], bias, atol=1e-6)  # empty document stays zero
+    assert model.count_params() == plain.count_params() + 20

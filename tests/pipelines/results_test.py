@@ -90,3 +90,20 @@ def test_training_speed_table_comes_from_the_file(tmp_path):
     assert "### train_speed_reuters: student training speed (reuters, quick profile)" in text
     assert "| kimcnn | 1,000 | 10.00 | 18.00 | 8.00× / 8.00× |" in text
     assert "5,797 train documents, batch 64 (91 updates), 120 words, medians of 3 interleaved epochs" in text
+
+
+def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):
+    result = {"dataset": "reuters", "metric": "micro_f1", "profile": "reference", "command": "cmd",
+              "models": {"teacher": {"dev": 90.0, "test": 88.0, "params": 1_000_000}},
+              "teacher_dev_by_epoch": [80.0, 85.5, 90.0],
+              "teacher_check": {"dev": {"lstm": 88.0, "svm": 89.0}}}
+    (tmp_path / "table2_reuters.json").write_text(json.dumps(result))
+    page = tmp_path / "results.md"
+    page.write_text(f"{results.BEGIN}\n{results.END}\n")
+    assert results.update(str(page), str(tmp_path), check=True)
+    assert not (tmp_path / "table2_reuters_teacher.png").exists()  # --check writes nothing
+    results.update(str(page), str(tmp_path))
+    assert (tmp_path / "table2_reuters_teacher.png").stat().st_size > 0
+    text = page.read_text()
+    assert "Teacher dev after each epoch: 80.00, 85.50, 90.00." in text
+    assert f"![table2_reuters teacher]({tmp_path.name}/table2_reuters_teacher.png)" in text
