@@ -95,8 +95,16 @@ class Exporter(Component):
                     except ValueError as e:  # full-integer quantisation unsupported for this student
                         rows[fmt] = {"skipped": str(e).splitlines()[0]}
                         continue
-                predictor = predict.Predictor.load(path, num_threads=1)
-                probs = predictor.predict_proba(texts)
+                try:
+                    predictor = predict.Predictor.load(path, num_threads=1)
+                    probs = predictor.predict_proba(texts)
+                except RuntimeError as e:  # e.g. a full-integer division whose divisor quantises to zero
+                    if quantization is None:
+                        raise
+                    os.remove(path)
+                    rows[fmt] = {"skipped": f"fails at run time: {str(e).splitlines()[0]}"}
+                    self.log(f"{name} {fmt}: skipped, {rows[fmt]['skipped']}")
+                    continue
                 agreement = _agreement(predictor, probs, keras_probs)
                 row = {
                     "file": FORMATS[fmt], "bytes": _size(path), "agreement_with_keras": agreement,

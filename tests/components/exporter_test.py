@@ -90,3 +90,24 @@ def test_tflite_formats_agree_with_keras(tmp_path, tiny_examples, student):
         card = f.read()
     assert "| tflite | model.tflite |" in card and "| tflite_int8 | model_int8.tflite |" in card
     assert "Trained on the labels only, on the train split" in card  # not a distilled student
+
+
+@pytest.mark.slow  # TFLite conversion and quantisation
+def test_a_quantised_file_that_fails_at_run_time_is_skipped(tmp_path, tiny_examples, student, monkeypatch):
+    load = predict.Predictor.load
+
+    def failing_int8(path, **kwargs):
+        if path.endswith(FORMATS["tflite_int8"]):
+            raise RuntimeError("tflite/kernels/div.cc:262 data[i] != zero_point was not true.\nmore")
+        return load(path, **kwargs)
+
+    monkeypatch.setattr(predict.Predictor, "load", staticmethod(failing_int8))
+    lines = []
+    artifact = Exporter(max_docs=20, latency_docs=3).run({"examples": tiny_examples, "students": {"lr": student}},
+                                                         str(tmp_path), log=lines.append)
+    rows = artifact.metadata["results"]["formats"]["lr"]
+    assert rows["tflite_int8"] == {"skipped": "fails at run time: tflite/kernels/div.cc:262 data[i] != "
+                                                   "zero_point was not true."}
+    assert not os.path.exists(os.path.join(artifact.path("lr"), FORMATS["tflite_int8"]))
+    assert rows["tflite"]["agreement_with_keras"] >= 0.99
+    assert any("tflite_int8: skipped, fails at run time" in line for line in lines)
