@@ -90,7 +90,7 @@ def parser():
                    help="λ candidates chosen from on dev; 0 is always included (default 0,1,4)")
     g.add_argument("--temperature", type=float)
     g.add_argument("--seed", type=int)
-    g.add_argument("--max-docs", type=int, help="use only the first N documents of each split")
+    g.add_argument("--max-docs", type=int, help="use only the first N documents of each split (and of --unlabeled)")
     g.add_argument("--augment-multiplier", type=int,
                    help="transfer set of about N × train (original + augmented copies, teacher logits) for the "
                         "distilled students; 1: none (quick default). Paper: 3 Reuters, 4 IMDB/AAPD, 1 Yelp")
