@@ -77,11 +77,16 @@ def table2(result):
     return "\n".join(lines)
 
 
+def teacher_plot_path(path):
+    """`<name>_teacher.png` beside the Table 2 file `path`."""
+    return os.path.splitext(path)[0] + "_teacher.png"
+
+
 def teacher_plot(path, result):
-    """Writes `<name>_teacher.png` beside a Table 2 file that has the teacher's dev score per epoch; returns its path."""
+    """Writes the teacher-by-epoch plot of a Table 2 file that has the teacher's dev score per epoch; returns its path."""
     from kdkeras import plots
 
-    plot = os.path.splitext(path)[0] + "_teacher.png"
+    plot = teacher_plot_path(path)
     dev = result.get("teacher_check", {}).get("dev", {})
     references = {name: score for name, score in dev.items() if not name.startswith("kd_")}
     plots.teacher_by_epoch(result["teacher_dev_by_epoch"], references, plot,
@@ -238,7 +243,7 @@ def render(results_dir=RESULTS_DIR):
             plot = os.path.splitext(path)[0] + ".png"
             if table in (sweep_table, table3) and os.path.exists(plot):
                 parts.append(f"![{name}]({_source(plot, results_dir)})\n")
-            plot = os.path.splitext(path)[0] + "_teacher.png"
+            plot = teacher_plot_path(path)
             if table is table2 and result.get("teacher_dev_by_epoch") and os.path.exists(plot):
                 parts.append(f"![{name} teacher]({_source(plot, results_dir)})\n")
     return "\n".join(parts)
@@ -250,7 +255,7 @@ def write_plots(results_dir=RESULTS_DIR):
     for path in sorted(glob.glob(os.path.join(results_dir, "table2_*.json"))):
         with open(path) as f:
             result = json.load(f)
-        if result.get("teacher_dev_by_epoch") and not os.path.exists(os.path.splitext(path)[0] + "_teacher.png"):
+        if result.get("teacher_dev_by_epoch") and not os.path.exists(teacher_plot_path(path)):
             written.append(teacher_plot(path, result))
     return written
 

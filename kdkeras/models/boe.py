@@ -32,6 +32,7 @@ class MeanOfWordVectors(layers.Layer):
         count = ops.sum(keep, axis=1, keepdims=True)
         if log_weights is None:
             return total / ops.maximum(count, 1.0)
+        # A weighted count can be anywhere in (0, 1): only an empty document (count 0) is divided by 1.
         return total / ops.where(count > 0, count, ops.ones_like(count))
 
 
