@@ -8,6 +8,7 @@ best dev epoch is kept on disk as training goes (`DevSelection`). See
 """
 
 import json
+import time
 import os
 
 import keras
@@ -222,3 +223,37 @@ class DevSelection(keras.callbacks.Callback):
         best = self.best
         (self.target or self.model).load_weights(os.path.join(self.checkpoint_dir, best["weights"]))
         return {"epoch": best["epoch"], "score": best["score"]}
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """Progress inside an epoch as plain lines, for logs where Keras' progress bar is off (`verbose=2`).
+
+    Prints `step <s>/<steps> · loss <l> · <t> s` after the first batch of
+    each epoch and then at most every `every_s` seconds, so that a long
+    epoch (a teacher's takes minutes) shows it is moving in a log file.
+
+    Args:
+        every_s: seconds between two lines within an epoch.
+        print_fn: where the lines go.
+    """
+
+    def __init__(self, every_s=30.0, print_fn=print):
+        super().__init__()
+        self.every_s = float(every_s)
+        self.print_fn = print_fn
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._start, self._last = epoch, time.monotonic(), None
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            return
+        self._last = now
+        steps = self.params.get("steps") if self.params else None
+        loss = (logs or {}).get("loss")
+        parts = [f"step {batch + 1}/{steps}" if steps else f"step {batch + 1}"]
+        if loss is not None:
+            parts.append(f"loss {float(loss):.4f}")
+        parts.append(f"{now - self._start:.0f} s")
+        self.print_fn(f"epoch {self._epoch + 1}: " + " · ".join(parts), flush=True)

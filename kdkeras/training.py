@@ -17,7 +17,7 @@ import tensorflow as tf
 from kdkeras import buckets
 from kdkeras.names import STRATEGIES
 from kdkeras.batches import TrainingData, make_dataset
-from kdkeras.callbacks import DevSelection, EpochBackup
+from kdkeras.callbacks import DevSelection, EpochBackup, ProgressLines
 from kdkeras.distillation import Distiller, task_loss
 
 
@@ -163,10 +163,13 @@ def fit_teacher(
 
 
 def _fit_verbosity(verbose):
-    """Keras' progress bar on a terminal, one line per epoch when the output goes to a file or pipe ("auto")."""
+    """`(verbose, callbacks)` for `fit`: Keras' progress bar on a terminal; with output to a file or pipe ("auto"),
+    one line per epoch plus a `ProgressLines` line every 30 s inside it."""
     if verbose != "auto":
-        return verbose
-    return 1 if sys.stdout.isatty() else 2
+        return verbose, []
+    if sys.stdout.isatty():
+        return 1, []
+    return 2, [ProgressLines()]
 
 
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir, verbose, target=None, ema=False,
@@ -194,8 +197,9 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir
             train_ds, order = train_data.dataset(), train_data
         else:
             train_ds, order = train_data.dataset(steps)
-        model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup],
-                  verbose=_fit_verbosity(verbose), shuffle=False)
+        verbose, progress = _fit_verbosity(verbose)
+        model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup, *progress],
+                  verbose=verbose, shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:
         # Every epoch is in the backup (stopped before the result was stored): nothing left to train. The
         # best weights hold optimizer variables too: build it as `fit` would so that they load quietly.

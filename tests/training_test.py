@@ -143,9 +143,29 @@ def test_update_budget():
 
 def test_fit_prints_one_line_per_epoch_into_files(monkeypatch):
     from kdkeras import training
+    from kdkeras.callbacks import ProgressLines
 
     monkeypatch.setattr(training.sys.stdout, "isatty", lambda: False)
-    assert training._fit_verbosity("auto") == 2
+    verbose, callbacks = training._fit_verbosity("auto")
+    assert verbose == 2 and [type(c) for c in callbacks] == [ProgressLines]
     monkeypatch.setattr(training.sys.stdout, "isatty", lambda: True)
-    assert training._fit_verbosity("auto") == 1
-    assert training._fit_verbosity(0) == 0
+    assert training._fit_verbosity("auto") == (1, [])
+    assert training._fit_verbosity(0) == (0, [])
+
+
+def test_progress_lines_show_steps_inside_an_epoch(monkeypatch):
+    from kdkeras import callbacks
+
+    lines, clock = [], iter([0.0, 1.0, 5.0, 12.0, 13.0, 20.0, 21.0])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    progress = callbacks.ProgressLines(every_s=10, print_fn=lambda line, flush: lines.append(line))
+    progress.set_params({"steps": 40, "epochs": 2})
+    progress.on_epoch_begin(0)                            # t = 0
+    progress.on_train_batch_end(0, {"loss": 0.5})         # t = 1: the first batch is always shown
+    progress.on_train_batch_end(1, {"loss": 0.4})         # t = 5: too soon
+    progress.on_train_batch_end(2, {"loss": 0.3})         # t = 12: 11 s after the last line
+    progress.on_epoch_begin(1)                            # t = 13
+    progress.on_train_batch_end(0, {"loss": 0.2})         # t = 20: first batch of the next epoch
+    progress.on_train_batch_end(1, {})                    # t = 21: too soon
+    assert lines == ["epoch 1: step 1/40 · loss 0.5000 · 1 s", "epoch 1: step 3/40 · loss 0.3000 · 12 s",
+                     "epoch 2: step 1/40 · loss 0.2000 · 7 s"]

@@ -77,9 +77,9 @@ def components():
     distilled = [(f"StudentTrainer.kd_{s}.alpha1.seed0", kill_at[s], 0) for s in STUDENTS]
     return [
         ("ExampleGen", None, 0),
-        # Its only epoch, just after step 1 (the progress bar's first redraw; later steps are fast enough with
-        # length buckets that the bar may skip them).
-        ("TeacherTrainer", r"\b1/\d+\b.*/step", 0.05),
+        # Its only epoch, just after step 1 (`ProgressLines` always shows the first batch; the next line may come
+        # only after the epoch, later steps being fast).
+        ("TeacherTrainer", r"^epoch 1: step 1/", 0.05),
         ("TeacherInference", r"teacher logits for \d+ dev documents", 0.3),
         *plain,
         ("Baselines", None, 0),
