@@ -57,8 +57,11 @@ PROFILES = {
             # (docs/results sweep_reuters_lstm_embedding_dim).
             lstm=dict(updates=600, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
                 embedding_dim=64, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5)),
+            # One trained channel instead of the paper's two (static + trained): Reuters dev 88.73 ± 0.06 / test
+            # 85.82 ± 0.10 against 88.78 ± 0.23 / 85.77 ± 0.24 with half the parameters (1.59M: int8 under 2 MB)
+            # and half the convolution FLOPs (docs/results sweep_reuters_kimcnn_mode).
             kimcnn=dict(updates=600, learning_rate=3e-3, hparams=dict(
-                embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="multichannel")),
+                embedding_dim=64, filters=100, widths=[3, 4, 5], dropout=0.5, mode="non-static")),
             # 5,000 words: dev 89.57 against 88.55 with all 23k (the exact fit, seed-free).
             lr=dict(updates=600, learning_rate=2e-2, max_tokens=5000, hparams=dict()),
             # A linear model on the mean vector learns slowly: 2,000 updates (dev +1.1 over 600); 15,000 words
