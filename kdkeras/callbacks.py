@@ -8,8 +8,8 @@ best dev epoch is kept on disk as training goes (`DevSelection`). See
 """
 
 import json
-import time
 import os
+import time
 
 import keras
 import numpy as np
@@ -236,6 +236,10 @@ class ProgressLines(keras.callbacks.Callback):
         every_s: seconds between two lines within an epoch.
         print_fn: where the lines go.
     """
+
+    # Only reads the batch logs and its own state: Keras may call it off the training thread, so the loop does not
+    # wait for each step's loss (a batch hook that is not async-safe turns that off for every callback).
+    async_safe = True
 
     def __init__(self, every_s=30.0, print_fn=print):
         super().__init__()
