@@ -38,6 +38,8 @@ SERVING_FILE = "serving.json"
 LABELS_FILE = "labels.txt"
 TOKENIZER_DIR = "tokenizer"
 FORMAT = "kdkeras-serving/1"
+# The sparse-input LR's terms are padded to a power of two of at least this many (see `tflite_runner`).
+_MIN_TERMS = 16
 
 
 class ServingError(Exception):
@@ -346,7 +348,10 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
     NumPy tokenizer, for each layout `kdkeras.tflite.export_tflite` writes:
     word ids padded to the fixed `[1, sequence_length]`, unpadded ids `[1, T]`
     (the fused reg-LSTM; `[[0]]` for a text without words), or the distinct
-    terms `term_ids`, `term_weights` `[1, T]` (the sparse-input LR).
+    terms `term_ids`, `term_weights` `[1, T]` (the sparse-input LR), padded
+    with id 0 and weight 0.0 (which add nothing to the weighted sum or its
+    norm) to a power of two of at least 16 terms, so that most documents
+    reuse the interpreter's last input shape instead of reallocating it.
     `invoke(inputs)` runs the model on them and returns its probabilities:
     it resizes the inputs when their shape changes and resets the fused
     LSTM's state tensors, which would otherwise carry over between documents.
@@ -363,21 +368,22 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
     interpreter = _make_interpreter(path, num_threads)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     feed, stateful = _tflite_feed(path, inputs, outputs, tokenizer)
-    shapes = {d["index"]: tuple(d["shape"]) for d in inputs}
+    shape = [tuple(inputs[0]["shape"])]  # every input of a layout has the same shape
     output = outputs[0]["index"]
+    set_tensor, run = interpreter.set_tensor, interpreter.invoke
 
     def invoke(feeds):
-        if any(shapes[index] != value.shape for index, value in feeds):
+        if feeds[0][1].shape != shape[0]:
             for index, value in feeds:
                 interpreter.resize_tensor_input(index, list(value.shape), strict=True)
-                shapes[index] = value.shape
             interpreter.allocate_tensors()
+            shape[0] = feeds[0][1].shape
         if stateful:
             interpreter.reset_all_variables()
         for index, value in feeds:
-            interpreter.set_tensor(index, value)
-        interpreter.invoke()
-        return np.array(interpreter.get_tensor(output)[0])
+            set_tensor(index, value)
+        run()
+        return interpreter.get_tensor(output)[0]
 
     return feed, invoke
 
@@ -392,7 +398,10 @@ def _tflite_feed(path, inputs, outputs, tokenizer):
 
         def terms(text):
             ids, weights = tokenizer.terms(text)
-            return [(ids_in, ids[None]), (weights_in, weights[None])]
+            width = max(_MIN_TERMS, 1 << (len(ids) - 1).bit_length())
+            padded_ids, padded_weights = np.zeros((1, width), np.int32), np.zeros((1, width), np.float32)
+            padded_ids[0, : len(ids)], padded_weights[0, : len(ids)] = ids, weights
+            return [(ids_in, padded_ids), (weights_in, padded_weights)]
 
         return terms, False
     if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 2 or inputs[0]["shape"][0] != 1:

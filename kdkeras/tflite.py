@@ -140,8 +140,10 @@ class SparseLinear(tf.Module):
                                   tf.TensorSpec([1, None], tf.float32, name="term_weights")])
     def serve(self, term_ids, term_weights):
         scale = tf.math.rsqrt(tf.maximum(tf.reduce_sum(tf.square(term_weights), axis=-1, keepdims=True), 1e-24))
-        rows = tf.gather(self.kernel, term_ids[0])  # [T, C]
-        logits = tf.matmul(term_weights * scale, rows) + self.bias
+        rows = tf.gather(self.kernel, term_ids)  # [1, T, C]
+        # A batched [1, T] x [T, C] product: BATCH_MATMUL reads the gathered rows as they are; a 2-D matmul
+        # converts to FULLY_CONNECTED, which needs them transposed first (a TRANSPOSE op, ~2x the time).
+        logits = tf.squeeze(tf.matmul((term_weights * scale)[:, None, :], rows), 1) + self.bias
         return {"probabilities": self._activation(logits)}
 
 

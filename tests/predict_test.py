@@ -55,6 +55,10 @@ def test_saved_model_and_tflite_predictors_agree(bundle):
     assert (saved.kind, lite.kind) == ("saved_model", "tflite") and saved.label_names == list(TOPICS)
     texts = [OIL, "wheat corn harvest", "the dollar and the yen", "", "!!!"]
     np.testing.assert_allclose(lite.predict_proba(texts), saved.predict_proba(texts), atol=1e-5)
+    # The sparse LR's terms are padded to 16, 32, 64, ... : documents alternating between widths agree too.
+    every_word = " ".join(w for words in TOPICS.values() for w in words)  # 24 distinct terms: padded to 32
+    mixed = [every_word, OIL, every_word + " the said", "", every_word, "wheat"]
+    np.testing.assert_allclose(lite.predict_proba(mixed), saved.predict_proba(mixed), atol=1e-5)
     assert lite.predict(texts[:1])[0][0][0] == "oil"
     assert [len(row) for row in lite.predict(texts, top_k=2)] == [2] * len(texts)
     assert lite.predict_proba([]).shape == (0, 3)
