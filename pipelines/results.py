@@ -197,6 +197,21 @@ def train_speed_table(result):
     return "\n".join(lines)
 
 
+def lstm_step_table(result):
+    """Markdown table of a `pipelines.benchmark_lstm` file: the fused reg-LSTM's time per step and fixed cost."""
+    lines = ["| word vectors × hidden | weights | file | one word | document | per step | GFLOP/s per step |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in result["models"].values():
+        lines.append(f"| {r['embedding_dim']} × {r['hidden_dim']} | {r['quantization']} | {r['bytes'] / 1e6:.2f} MB | "
+                     f"{r['ms_one_word']:.3f} ms | {r['ms_document']:.3f} ms | {r['us_per_step']:.2f} µs | "
+                     f"{r['gflops_per_step']:.1f} |")
+    lines.append(f"\nUntrained reg-LSTMs ({result['vocabulary_size']:,} words, {result['num_classes']} classes) "
+                 f"exported as fused `.tflite` files; a {result['words']}-word document and a one-word one at batch 1 "
+                 f"on {result['threads']} thread, medians of {result['repeats']} interleaved rounds. Per step: both "
+                 "directions; GFLOP/s from the step's multiply-adds, 2·4·H·(E + H).")
+    return "\n".join(lines)
+
+
 def _source(path, results_dir):
     return os.path.relpath(path, os.path.dirname(results_dir))
 
@@ -220,6 +235,7 @@ KINDS = (
     ("predict_*.json", lambda r: r["title"], None, predict_table),
     ("train_speed_*.json", lambda r: f"student training speed ({r['dataset']}, {r['profile']} profile)", None,
      train_speed_table),
+    ("lstm_step_cost*.json", lambda r: "where the reg-LSTM's time goes on device", None, lstm_step_table),
     ("sweep_*.json", _sweep_title,
      lambda r: f"; teacher dev/test {r['teacher']['dev']:.2f} / {r['teacher']['test']:.2f}", sweep_table),
 )

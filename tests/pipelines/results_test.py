@@ -92,6 +92,18 @@ def test_training_speed_table_comes_from_the_file(tmp_path):
     assert "5,797 train documents, batch 64 (91 updates), 120 words, medians of 3 interleaved epochs" in text
 
 
+def test_lstm_step_cost_table_comes_from_the_file(tmp_path):
+    row = {"embedding_dim": 64, "hidden_dim": 96, "quantization": "dynamic", "bytes": 1_634_000, "macs_per_step": 122_880,
+           "ms_one_word": 0.014, "ms_document": 0.95, "us_per_step": 7.87, "gflops_per_step": 31.2}
+    (tmp_path / "lstm_step_cost.json").write_text(json.dumps(
+        {"words": 120, "vocabulary_size": 20000, "num_classes": 90, "repeats": 7, "threads": 1,
+         "models": {"E64_H96_dynamic": row}, "command": "python -m pipelines.benchmark_lstm"}))
+    text = results.render(str(tmp_path))
+    assert "### lstm_step_cost: where the reg-LSTM's time goes on device" in text
+    assert "| 64 × 96 | dynamic | 1.63 MB | 0.014 ms | 0.950 ms | 7.87 µs | 31.2 |" in text
+    assert "a 120-word document and a one-word one at batch 1 on 1 thread, medians of 7 interleaved rounds" in text
+
+
 def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):
     result = {"dataset": "reuters", "metric": "micro_f1", "profile": "reference", "command": "cmd",
               "models": {"teacher": {"dev": 90.0, "test": 88.0, "params": 1_000_000}},
