@@ -350,11 +350,13 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
     (the fused reg-LSTM; `[[0]]` for a text without words), or the distinct
     terms `term_ids`, `term_weights` `[1, T]` (the sparse-input LR), padded
     with id 0 and weight 0.0 (which add nothing to the weighted sum or its
-    norm) to a power of two of at least 16 terms, so that most documents
-    reuse the interpreter's last input shape instead of reallocating it.
-    `invoke(inputs)` runs the model on them and returns its probabilities:
-    it resizes the inputs when their shape changes and resets the fused
-    LSTM's state tensors, which would otherwise carry over between documents.
+    norm) to a power of two of at least 16 terms.
+    `invoke(inputs)` runs the model on them and returns its probabilities.
+    The sparse LR gets one interpreter per padded width, each allocated
+    once, so no document resizes one (there are a handful of widths, and
+    resizing costs more than the LR itself). The reg-LSTM's interpreter is
+    resized when the length changes, and its state tensors are reset
+    before each document, as they would otherwise carry over.
 
     Raises:
         ServingError: the tokenizer or model cannot be loaded, or they do not fit together.
@@ -368,22 +370,34 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
     interpreter = _make_interpreter(path, num_threads)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     feed, stateful = _tflite_feed(path, inputs, outputs, tokenizer)
-    shape = [tuple(inputs[0]["shape"])]  # every input of a layout has the same shape
     output = outputs[0]["index"]
-    set_tensor, run = interpreter.set_tensor, interpreter.invoke
+    by_width = {} if len(inputs) == 2 else None  # the sparse LR: {padded width: interpreter sized for it}
+    shape = [tuple(inputs[0]["shape"])]  # every input of a layout has the same shape
+
+    def resized(target, feeds):
+        for index, value in feeds:
+            target.resize_tensor_input(index, list(value.shape), strict=True)
+        target.allocate_tensors()
+        return target
 
     def invoke(feeds):
-        if feeds[0][1].shape != shape[0]:
-            for index, value in feeds:
-                interpreter.resize_tensor_input(index, list(value.shape), strict=True)
-            interpreter.allocate_tensors()
-            shape[0] = feeds[0][1].shape
-        if stateful:
-            interpreter.reset_all_variables()
+        width = feeds[0][1].shape
+        if by_width is not None:
+            target = by_width.get(width)
+            if target is None:
+                fresh = _make_interpreter(path, num_threads) if by_width else interpreter
+                target = by_width[width] = resized(fresh, feeds)
+        else:
+            target = interpreter
+            if width != shape[0]:
+                resized(target, feeds)
+                shape[0] = width
+            if stateful:
+                target.reset_all_variables()
         for index, value in feeds:
-            set_tensor(index, value)
-        run()
-        return interpreter.get_tensor(output)[0]
+            target.set_tensor(index, value)
+        target.invoke()
+        return target.get_tensor(output)[0]
 
     return feed, invoke
 
