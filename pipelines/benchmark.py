@@ -9,7 +9,10 @@ SavedModel and the TFLite files where present; and ratios to the teacher.
 Also the machine's float32 matmul GFLOP/s (one thread and all threads) and
 the share of it the teacher's inference reaches. TensorFlow fixes its thread
 count at start-up, so the one-thread measurements run in a child process
-(`--phase latency`). Writes `RUN/benchmark.json` and prints a table.
+(`--phase latency`); the one-thread `.tflite` measurements run in another
+one that never imports TensorFlow (`--phase tflite`), as on a device: with
+TensorFlow loaded in the process, the same reg-LSTM file ran 1.2-1.5x slower.
+Writes `RUN/benchmark.json` and prints a table.
 """
 
 import argparse
@@ -169,13 +172,13 @@ def measure(run_dir, texts, batch_size, phase):
             row.update(params=int(model.count_params()), flops_per_doc=cost.flops_per_example(model, spec),
                        input_length=length)
         row["formats"]["keras"] = _timed(run, texts, batch_size)
-        for fmt in ("saved_model", *TFLITE_FILES):
+        # At batch 1 the .tflite files are timed in a process without TensorFlow (see `measure_tflite`).
+        for fmt in ("saved_model",) if phase == "latency" else ("saved_model", *TFLITE_FILES):
             if fmt in paths:
                 predictor = predict.Predictor.load(paths[fmt], num_threads=threads)
                 row["formats"][fmt] = _timed(predictor.predict_proba, texts, batch_size)
-        if phase == "latency":
-            model_only = _model_only(kind, model, transform, paths, threads)
-            for fmt, timings in _timed_model_only(model_only, texts).items():
+        if phase == "latency" and kind == "teacher":
+            for fmt, timings in _timed_model_only(_model_only(kind, model, transform, paths, threads), texts).items():
                 row["formats"][fmt].update(timings)
         out["models"][name] = row
         print(f"[benchmark {phase}] {name}: " + ", ".join(
@@ -186,6 +189,46 @@ def measure(run_dir, texts, batch_size, phase):
         print(f"[benchmark {phase}] {name}: sklearn {out['models'][name]['formats']['sklearn']['docs_per_s']:.1f} "
               "docs/s", flush=True)
     return out
+
+
+def measure_tflite(run_dir, texts):
+    """Batch-1, one-thread latency of every student's `.tflite` files, end to end and the model alone.
+
+    Runs as a device does: only the LiteRT interpreter and `kdkeras.predict`,
+    TensorFlow never imported. In a process that has loaded TensorFlow the
+    same reg-LSTM file ran 1.2-1.5x slower.
+    """
+    from kdkeras import predict
+
+    out = {"models": {}}
+    for name, (kind, paths) in _models(run_dir).items():
+        formats = {fmt: path for fmt, path in paths.items() if fmt in TFLITE_FILES}
+        if kind != "student" or not formats:
+            continue
+        row = out["models"][name] = {"formats": {}}
+        for fmt, path in formats.items():
+            predictor = predict.Predictor.load(path, num_threads=1)
+            row["formats"][fmt] = _timed(predictor.predict_proba, texts, 1)
+        for fmt, timings in _timed_model_only(_model_only(kind, None, None, formats, 1), texts).items():
+            row["formats"][fmt].update(timings)
+        print(f"[benchmark tflite] {name}: " + ", ".join(
+            f"{f} {v['model_ms_per_doc']:.4f} ms model alone" for f, v in row["formats"].items()), flush=True)
+    out["tensorflow_imported"] = "tensorflow" in sys.modules
+    return out
+
+
+def _tflite_latency_in_child(run_dir, texts):
+    """Runs `measure_tflite` in a fresh process that never imports TensorFlow (the texts go by a file)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(texts, f)
+        f.flush()
+        out = subprocess.run([sys.executable, "-m", "pipelines.benchmark", "--run-dir", run_dir, "--phase", "tflite",
+                              "--texts", f.name], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"tflite latency phase failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _latency_in_child(run_dir, docs):
@@ -206,6 +249,9 @@ def benchmark(run_dir, docs=200):
     test, _ = read_split(run.examples, "test")
     texts = test.texts[:docs]
     latency = _latency_in_child(run_dir, docs)
+    tflite = _tflite_latency_in_child(run_dir, texts)
+    for name, row in tflite["models"].items():
+        latency["models"][name]["formats"].update(row["formats"])
     throughput = measure(run_dir, texts, 64, "throughput")
     models = {}
     for name, row in throughput["models"].items():
@@ -242,6 +288,7 @@ def benchmark(run_dir, docs=200):
         "teacher_gflops_achieved": teacher["flops_per_doc"] * keras_rate / 1e9,
     }
     machine["teacher_share_of_matmul_peak"] = machine["teacher_gflops_achieved"] / machine["matmul_gflops_all_threads"]
+    machine["tflite_latency_without_tensorflow"] = not tflite["tensorflow_imported"]
     report = run.report()
     for name, row in models.items():
         scores = report["models"].get(name, {})
@@ -282,10 +329,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m pipelines.benchmark", description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run (with Exporter)")
     p.add_argument("--docs", type=int, default=200, help="test documents to time")
-    p.add_argument("--phase", choices=["all", "latency"], default="all", help=argparse.SUPPRESS)
+    p.add_argument("--phase", choices=["all", "latency", "tflite"], default="all", help=argparse.SUPPRESS)
+    p.add_argument("--texts", help=argparse.SUPPRESS)  # --phase tflite: a JSON list of the texts to time
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
+    if args.phase == "tflite":
+        with open(args.texts) as f:
+            print(json.dumps(measure_tflite(args.run_dir, json.load(f))))
+        return 0
     if args.phase == "latency":
         import tensorflow as tf
 
