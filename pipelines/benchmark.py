@@ -115,12 +115,12 @@ def _baselines(run_dir):
 
 def _model_only(kind, model, transform, paths, threads):
     """Per format, a callable on pre-made features (tokenisation excluded) and the features of a text."""
-    import tensorflow as tf
-
     from kdkeras import predict
 
     out = {}
     if kind == "teacher":
+        import tensorflow as tf
+
         forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         out["keras"] = (lambda features: forward(features), lambda texts: transform(tf.constant(texts)))
         return out

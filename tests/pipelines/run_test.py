@@ -94,6 +94,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     result = json.load(open(os.path.join(run_dir, "benchmark.json")))
     assert set(result["models"]) == {"teacher", "svm", "sklearn_lr"} | {"kd_" + s for s in students}
     assert set(result["plain_students"]) == students
+    assert result["machine"]["tflite_latency_without_tensorflow"]  # .tflite timed as on a device
     for name, row in result["models"].items():
         assert row["params"] > 0 and row["docs_per_s"] > 0 and row["latency_ms"] > 0 and row["test"] is not None
         if name in ("svm", "sklearn_lr"):  # timed with their vectorizer
