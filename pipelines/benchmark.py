@@ -10,8 +10,8 @@ Also the machine's float32 matmul GFLOP/s (one thread and all threads) and
 the share of it the teacher's inference reaches. TensorFlow fixes its thread
 count at start-up, so the one-thread measurements run in a child process
 (`--phase latency`); the one-thread `.tflite` measurements run in another
-one that never imports TensorFlow (`--phase tflite`), as on a device: with
-TensorFlow loaded in the process, the same reg-LSTM file ran 1.2-1.5x slower.
+one that never imports TensorFlow (`--phase tflite`), as on a device, so no
+TensorFlow thread or library shares the process with the interpreter.
 Writes `RUN/benchmark.json` and prints a table.
 """
 
@@ -195,8 +195,7 @@ def measure_tflite(run_dir, texts):
     """Batch-1, one-thread latency of every student's `.tflite` files, end to end and the model alone.
 
     Runs as a device does: only the LiteRT interpreter and `kdkeras.predict`,
-    TensorFlow never imported. In a process that has loaded TensorFlow the
-    same reg-LSTM file ran 1.2-1.5x slower.
+    TensorFlow never imported (`tensorflow_imported` in the result says so).
     """
     from kdkeras import predict
 
