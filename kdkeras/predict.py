@@ -317,7 +317,16 @@ def _saved_model_fn(path):
     return probabilities
 
 
-def _make_interpreter(path, num_threads=None):
+def make_interpreter(path, num_threads=None):
+    """An allocated TFLite interpreter of `path`: LiteRT's (`ai-edge-litert`) when installed, else `tf.lite`'s.
+
+    Raises:
+        ServingError: the file is not a usable `.tflite` model.
+
+    Example:
+    >>> make_interpreter("bundle/model_int8.tflite", num_threads=1).get_input_details()[0]["shape"]
+    array([  1, 120], dtype=int32)
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
     except ImportError:
@@ -367,7 +376,7 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
         tokenizer = NumpyTokenizer.load(tokenizer_dir)
     except (OSError, ValueError, KeyError) as e:
         raise ServingError(f"{tokenizer_dir}: cannot load the tokenizer ({e})") from None
-    interpreter = _make_interpreter(path, num_threads)
+    interpreter = make_interpreter(path, num_threads)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     feed, stateful = _tflite_feed(path, inputs, outputs, tokenizer)
     output = outputs[0]["index"]
@@ -385,7 +394,7 @@ def tflite_runner(path, tokenizer_dir, num_threads=None):
         if by_width is not None:
             target = by_width.get(width)
             if target is None:
-                fresh = _make_interpreter(path, num_threads) if by_width else interpreter
+                fresh = make_interpreter(path, num_threads) if by_width else interpreter
                 target = by_width[width] = resized(fresh, feeds)
         else:
             target = interpreter

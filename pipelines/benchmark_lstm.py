@@ -32,20 +32,16 @@ def run(output, *, grid=((64, 96),), words=120, repeats=7, vocabulary_size=20000
     """Times the exported students and writes the results file; returns its dict."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from components.base import write_json
     from kdkeras import models
+    from kdkeras.predict import make_interpreter
     from kdkeras.text import WordTokenizer
     from kdkeras.tflite import export_tflite
 
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        Interpreter = tf.lite.Interpreter
-
     files, rows = {}, {}
-    tokenizer = WordTokenizer.adapt(["a document of a few words"], sequence_length=words)  # the exported reg-LSTM takes any ids
+    # Only the export's signature needs a tokenizer: the fused reg-LSTM takes any ids.
+    tokenizer = WordTokenizer.adapt(["a document of a few words"], sequence_length=words)
     with tempfile.TemporaryDirectory() as tmp:
         for embedding_dim, hidden_dim in grid:
             keras.utils.set_random_seed(0)
@@ -53,8 +49,9 @@ def run(output, *, grid=((64, 96),), words=120, repeats=7, vocabulary_size=20000
                                            hidden_dim=hidden_dim)
             for quantization in (None, "dynamic"):
                 key = f"E{embedding_dim}_H{hidden_dim}_{quantization or 'float'}"
-                path = export_tflite(student, tokenizer, True, os.path.join(tmp, key + ".tflite"), quantization=quantization)
-                files[key] = Interpreter(model_path=path, num_threads=1)
+                path = export_tflite(student, tokenizer, True, os.path.join(tmp, key + ".tflite"),
+                                     quantization=quantization)
+                files[key] = make_interpreter(path, num_threads=1)
                 rows[key] = {"embedding_dim": embedding_dim, "hidden_dim": hidden_dim,
                              "quantization": quantization or "float32", "bytes": os.path.getsize(path),
                              "macs_per_step": 2 * 4 * hidden_dim * (embedding_dim + hidden_dim)}
