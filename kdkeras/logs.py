@@ -47,6 +47,7 @@ NOISE = (
     rb"Issue encountered when serializing table_initializer",  # SavedModel export of lookup tables
     rb"^Type is unsupported, or the types of the items don't match field type in CollectionDef",
     rb"^'NoneType' object has no attribute 'name'$",
+    rb"Compiled the loaded model, but the compiled metrics have yet to be built",  # tf_keras twin, TFLite export
     rb"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
 )
 

@@ -120,7 +120,9 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
         dataset: dataset name.
         multi_label: whether the dataset is multi-label.
         profile: "quick", "reference", "paper" or "smoke".
-        overrides: dict with any of `teacher` / `student` sub-dicts,
+        overrides: dict with any of `teacher` / `student` sub-dicts (a
+            `student` `sequence_length` applies to every student, the boe's
+            own length included),
             `students` (name → sub-dict) and `alpha`, `temperature`, `seed`,
             `seeds`, `max_docs`, `augment_multiplier`, `augment` (rates).
 
@@ -156,6 +158,9 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
                 config["students"][name].update({k: v for k, v in sub.items() if v is not None})
         elif isinstance(value, dict):
             config[key].update({k: v for k, v in value.items() if v is not None})
+            if key == "student" and value.get("sequence_length") is not None:
+                for settings in config["students"].values():
+                    settings.pop("sequence_length", None)
         else:
             config[key] = value
     config["alpha_grid"] = sorted({0.0, *map(float, config["alpha_grid"])})

@@ -198,17 +198,20 @@ def train_speed_table(result):
 
 
 def lstm_step_table(result):
-    """Markdown table of a `pipelines.benchmark_lstm` file: the fused reg-LSTM's time per step and fixed cost."""
-    lines = ["| word vectors × hidden | weights | file | one word | document | per step | GFLOP/s per step |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    """Markdown table of a `pipelines.benchmark_lstm` file: the reg-LSTM's time per step and fixed cost, per layout."""
+    lines = ["| word vectors × hidden | layout | weights | file | one word | document | per step | GFLOP/s per step |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in result["models"].values():
-        lines.append(f"| {r['embedding_dim']} × {r['hidden_dim']} | {r['quantization']} | {r['bytes'] / 1e6:.2f} MB | "
-                     f"{r['ms_one_word']:.3f} ms | {r['ms_document']:.3f} ms | {r['us_per_step']:.2f} µs | "
-                     f"{r['gflops_per_step']:.1f} |")
+        lines.append(f"| {r['embedding_dim']} × {r['hidden_dim']} | {r.get('layout', 'fused')} | {r['quantization']} | "
+                     f"{r['bytes'] / 1e6:.2f} MB | {r['ms_one_word']:.3f} ms | {r['ms_document']:.3f} ms | "
+                     f"{r['us_per_step']:.2f} µs | {r['gflops_per_step']:.1f} |")
+    layouts = "fused: two `UNIDIRECTIONAL_SEQUENCE_LSTM` ops on the unpadded document"
+    if result.get("unrolled"):
+        layouts += "; unrolled: a static graph of small ops per step, one file per length"
     lines.append(f"\nUntrained reg-LSTMs ({result['vocabulary_size']:,} words, {result['num_classes']} classes) "
-                 f"exported as fused `.tflite` files; a {result['words']}-word document and a one-word one at batch 1 "
-                 f"on {result['threads']} thread, medians of {result['repeats']} interleaved rounds. Per step: both "
-                 "directions; GFLOP/s from the step's multiply-adds, 2·4·H·(E + H).")
+                 f"exported as `.tflite` files ({layouts}); a {result['words']}-word document and a one-word one "
+                 f"at batch 1 on {result['threads']} thread, medians of {result['repeats']} interleaved rounds. Per "
+                 "step: both directions; GFLOP/s from the step's multiply-adds, 2·4·H·(E + H).")
     return "\n".join(lines)
 
 

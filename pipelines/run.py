@@ -82,6 +82,8 @@ def parser():
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
+    g.add_argument("--student-sequence-length", type=int, metavar="N",
+                   help="words every word-id student reads (default: the profile's; quick: 120, the boe 400)")
     g.add_argument("--word-vectors", help="student word vectors: random, teacher, lsa, or a word2vec/GloVe file")
     g.add_argument("--alpha", type=float,
                    help="weight λ of the distillation term, fixed (default: chosen per student on dev from "
@@ -119,7 +121,8 @@ def main(argv=None):
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
                     "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling,
                     "pooling": args.teacher_pooling},
-        "student": {"word_vectors": args.word_vectors, "distribute": None if args.distribute == "none" else args.distribute},
+        "student": {"word_vectors": args.word_vectors, "sequence_length": args.student_sequence_length,
+                    "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"updates": args.student_updates} for name in names.STUDENTS},
         "alpha": args.alpha, "alpha_grid": args.alpha_grid, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
         "max_docs": args.max_docs, "augment_multiplier": args.augment_multiplier,

@@ -100,8 +100,9 @@ def test_lstm_step_cost_table_comes_from_the_file(tmp_path):
          "models": {"E64_H96_dynamic": row}, "command": "python -m pipelines.benchmark_lstm"}))
     text = results.render(str(tmp_path))
     assert "### lstm_step_cost: where the reg-LSTM's time goes on device" in text
-    assert "| 64 × 96 | dynamic | 1.63 MB | 0.014 ms | 0.950 ms | 7.87 µs | 31.2 |" in text
+    assert "| 64 × 96 | fused | dynamic | 1.63 MB | 0.014 ms | 0.950 ms | 7.87 µs | 31.2 |" in text  # older files: fused
     assert "a 120-word document and a one-word one at batch 1 on 1 thread, medians of 7 interleaved rounds" in text
+    assert "unrolled:" not in text
 
 
 def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):

@@ -219,6 +219,11 @@ def test_configs_follow_the_paper():
     assert quick["teacher"]["epochs"] == 5 and quick["alpha"] == 2.0
     assert quick["augment_multiplier"] == 3  # the quick profile distils on the paper's transfer set
     assert configs.build_config("reuters", True, "quick", {"alpha_grid": [2.0]})["alpha_grid"] == [0.0, 2.0]
+    assert quick["students"]["boe"]["sequence_length"] == 400 and quick["student"]["sequence_length"] == 120
+    longer = configs.build_config("imdb", False, "quick", {"student": {"sequence_length": 600}})
+    assert longer["student"]["sequence_length"] == 600 and "sequence_length" not in longer["students"]["boe"]
+    args = run.parser().parse_args(["--dataset", "imdb", "--student-sequence-length", "600"])
+    assert args.student_sequence_length == 600
     reference = configs.build_config("reuters", True, "reference")
     assert reference["seeds"] == 3 and reference["teacher"]["sequence_length"] == 128
     assert reference["alpha_grid"] == [0.0, 1.0, 4.0] and reference["augment_multiplier"] == 3
