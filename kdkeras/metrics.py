@@ -79,3 +79,18 @@ def served_score(labels, logits, multi_label):
 
 def metric_name(multi_label):
     return "micro_f1" if multi_label else "accuracy"
+
+
+def gap_closed(teacher, plain, distilled):
+    """The share of a plain student's gap to its teacher that distillation closes: (KD − plain) / (teacher − plain).
+
+    1.0: the distilled student reaches the teacher; 0.0: distillation did
+    not move it; negative: it lost points. None when the teacher is not above
+    the plain student (there is no gap to close).
+
+    Example:
+    >>> gap_closed(teacher=89.0, plain=81.0, distilled=85.0)
+    0.5
+    """
+    gap = teacher - plain
+    return (distilled - plain) / gap if gap > 0 else None

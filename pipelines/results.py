@@ -50,6 +50,28 @@ def _cell(row, split):
     return f"{row[split]:.2f}"
 
 
+def distillation_gaps(models, student):
+    """`{"dev", "test"}`: the share of the plain student's gap to the teacher its distilled twin closes.
+
+    `kdkeras.metrics.gap_closed` of the mean scores in `models` (a report's
+    rows); a split is None where the teacher is not above the plain student,
+    and the dict is empty when a row is missing.
+    """
+    from kdkeras import metrics
+
+    rows = [models.get(name) for name in ("teacher", student, f"kd_{student}")]
+    if not all(rows):
+        return {}
+    return {split: metrics.gap_closed(*(row[split] for row in rows)) for split in ("dev", "test")}
+
+
+def format_gap(value):
+    """A `distillation_gaps` share as text: "49 %", "—" (no gap to close), "past the teacher" (over 100 %)."""
+    if value is None:
+        return "—"
+    return "past the teacher" if value > 1 else f"{100 * value:.0f} %"
+
+
 def table2(result):
     """Markdown Table 2 (dev, test mean ± std, params, paper) for one results file."""
     dataset = result["dataset"]
@@ -68,6 +90,15 @@ def table2(result):
             label += f" (λ = {choice['alpha']:g}" + (", chosen on dev)" if not choice.get("fixed") else ")")
         lines.append(f"| {label} | {row['params'] / 1e6:.1f}M | {_cell(row, 'dev')} | {_cell(row, 'test')} | "
                      f"{seeds} | {reference} |")
+    gaps = []
+    for key, label, _ in ROWS:
+        if key.startswith("kd_"):
+            closed = distillation_gaps(result["models"], key[3:])
+            if any(v is not None for v in closed.values()):
+                gaps.append(f"{label} " + " / ".join(format_gap(closed[s]) for s in ("dev", "test")))
+    if gaps:
+        lines.append("\nShare of the plain student's gap to the teacher closed by distillation, dev / test: "
+                     + ", ".join(gaps) + ".")
     warning = result.get("teacher_check", {}).get("warning")
     if warning:
         lines.append(f"\nTeacher check: {warning}.")

@@ -36,3 +36,10 @@ def test_probabilities_use_a_half_threshold():
     probabilities = 1 / (1 + np.exp(-LOGITS))
     np.testing.assert_array_equal(metrics.label_sets(probabilities, True),
                                   metrics.label_sets(LOGITS, True, threshold=0.0))
+
+
+def test_gap_closed_is_the_share_of_the_teacher_gap():
+    assert metrics.gap_closed(teacher=89.0, plain=81.0, distilled=85.0) == pytest.approx(0.5)
+    assert metrics.gap_closed(teacher=89.0, plain=81.0, distilled=80.0) == pytest.approx(-0.125)  # KD lost points
+    assert metrics.gap_closed(teacher=80.0, plain=81.0, distilled=85.0) is None  # no gap to close
+    assert metrics.gap_closed(teacher=81.0, plain=81.0, distilled=81.0) is None

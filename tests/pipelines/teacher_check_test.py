@@ -1,6 +1,7 @@
 """The pipeline checks the teacher against the plain students and baselines before distilling."""
 
 from pipelines.pipeline import format_report, teacher_check
+from pipelines.results import distillation_gaps, table2
 
 
 class _Artifact:
@@ -40,3 +41,19 @@ def test_report_shows_the_served_score_for_multi_label_data():
     assert lines[2].split()[-1] == "79.50" and lines[3].split()[-1] == "5"
     single = dict(report, metric="accuracy")
     assert "served" not in format_report(single)
+
+
+def test_report_shows_the_share_of_the_gap_distillation_closes():
+    rows = {"teacher": {"dev": 90.0, "test": 89.0}, "lstm": {"dev": 80.0, "test": 81.0},
+            "kd_lstm": {"dev": 85.0, "test": 83.0}, "lr": {"dev": 91.0, "test": 85.0}, "kd_lr": {"dev": 91.0, "test": 90.0}}
+    assert distillation_gaps(rows, "lstm") == {"dev": 0.5, "test": 0.25}
+    assert distillation_gaps(rows, "lr") == {"dev": None, "test": 1.25}  # teacher below the plain LR on dev
+    assert distillation_gaps(rows, "kimcnn") == {}
+    models = {name: dict(row, params=1) for name, row in rows.items()}
+    report = {"dataset": "d", "profile": "p", "metric": "accuracy", "models": models, "distillation": {
+        "kd_lstm": {"alpha": 4.0, "gap_closed": distillation_gaps(rows, "lstm")},
+        "kd_lr": {"alpha": 1.0, "gap_closed": distillation_gaps(rows, "lr")}}}
+    assert format_report(report).splitlines()[-1] == (
+        "gap to the teacher closed by distillation (dev / test): kd_lstm 50 % / 25 %, kd_lr — / past the teacher")
+    page = table2({"dataset": "d", "metric": "accuracy", "models": models})
+    assert "closed by distillation, dev / test: KD-LR — / past the teacher, KD-LSTM 50 % / 25 %." in page
