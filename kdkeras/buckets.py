@@ -114,8 +114,9 @@ def _graph(preprocessor):
     with _GRAPHS_LOCK:
         graph = _GRAPHS.get(preprocessor)
         if graph is None:
+            owner = weakref.ref(preprocessor)  # the graph must not keep its preprocessor (the dict's key) alive
             graph = _GRAPHS[preprocessor] = tf.function(
-                lambda texts: preprocessor(texts), input_signature=[tf.TensorSpec([None], tf.string)])
+                lambda texts: owner()(texts), input_signature=[tf.TensorSpec([None], tf.string)])
     return graph
 
 

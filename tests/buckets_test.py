@@ -125,3 +125,11 @@ def test_each_epoch_reads_its_own_batches(tiny):
         epochs.on_epoch_begin(epoch)
         got = [y.numpy().tolist() for _, y in epochs.dataset()]
         assert got == [b.tolist() for b in buckets.training_batches(encoded, 5, 1, epoch)]
+
+
+def test_the_tokenising_graph_is_traced_once_per_preprocessor(tiny):
+    _, preprocessor = tiny
+    buckets.encode(TEXTS, preprocessor, buckets=SMALL)
+    graph = buckets._graph(preprocessor)
+    buckets.encode(TEXTS[:2], preprocessor, buckets=SMALL)  # another batch size: the same trace
+    assert buckets._graph(preprocessor) is graph and graph.experimental_get_tracing_count() == 1
