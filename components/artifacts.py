@@ -164,12 +164,18 @@ def read_json(artifact, name):
         return json.load(f)
 
 
+def teacher_jit_compile(artifact):
+    """Whether the teacher of a TeacherTrainer artifact runs through XLA: as it was trained (default yes)."""
+    return bool(artifact.metadata.get("parameters", {}).get("jit_compile", True))
+
+
 def load_teacher(artifact):
     """`(teacher, preprocessor)` from a TeacherTrainer artifact (windowed when it was trained so)."""
     from kdkeras import models, windows
     from kdkeras.models import backbones
 
-    teacher = models.load_model(artifact.path(TEACHER_MODEL_FILE))  # Keras safe_mode: never runs stored code
+    # Keras safe_mode: never runs stored code.
+    teacher = models.load_model(artifact.path(TEACHER_MODEL_FILE), jit_compile=teacher_jit_compile(artifact))
     directory = artifact.path(PREPROCESSOR_DIR)
     return windows.load(teacher, backbones.load_preprocessor(directory), directory)
 

@@ -5,7 +5,7 @@ import shutil
 import time
 
 from components.artifacts import (PREPROCESSOR_DIR, SCHEMA_FILE, TEACHER_MODEL_FILE, TRANSFER_SET_FILE, load_schema,
-                                  split_folder)
+                                  split_folder, teacher_jit_compile)
 from components.base import Component, ComponentSpec, write_json
 from kdkeras import augment
 from kdkeras import transfer_set as ts
@@ -39,7 +39,8 @@ def check_teacher_dir(teacher_dir):
 
 
 def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_prefix, multiplier, config, *,
-                   batch_size=64, num_shards=0, unlabeled_pattern=None, pos_tagger="fast", tagger_sample_size=1000):
+                   batch_size=64, num_shards=0, unlabeled_pattern=None, pos_tagger="fast", tagger_sample_size=1000,
+                   jit_compile=True):
     """Adds read → TransferSet → write to `pipeline` (any runner; paths local or gs://).
 
     Args:
@@ -54,11 +55,13 @@ def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_
         unlabeled_pattern: optional unlabelled documents, e.g.
             `RUN/ExampleGen/Split-unlabeled/data_tfrecord-*.gz`.
         pos_tagger, tagger_sample_size: see `kdkeras.transfer_set.TransferSet`.
+        jit_compile: run the teacher through XLA (see `kdkeras.transfer_set.TeacherModelHandler`).
     """
     import apache_beam as beam
 
     handler = ts.TeacherModelHandler(
-        os.path.join(teacher_dir, TEACHER_MODEL_FILE), os.path.join(teacher_dir, PREPROCESSOR_DIR), batch_size
+        os.path.join(teacher_dir, TEACHER_MODEL_FILE), os.path.join(teacher_dir, PREPROCESSOR_DIR), batch_size,
+        jit_compile=jit_compile,
     )
     docs = pipeline | "ReadExamples" >> ts.ReadExamples(examples_pattern, num_classes)
     if unlabeled_pattern:
@@ -142,7 +145,7 @@ class TransferSet(Component):
         build_pipeline(pipeline, pattern, schema["num_classes"], inputs["teacher"].uri,
                        os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(),
                        batch_size=p["batch_size"], unlabeled_pattern=unlabeled, pos_tagger=p["pos_tagger"],
-                       tagger_sample_size=p["tagger_sample_size"])
+                       tagger_sample_size=p["tagger_sample_size"], jit_compile=teacher_jit_compile(inputs["teacher"]))
         result = pipeline.run()
         result.wait_until_finish()
         seconds = time.time() - started

@@ -287,12 +287,15 @@ class TeacherModelHandler(ModelHandler):
             document runs in a batch of fixed shape, `[BUCKET_ROWS, its
             length bucket]` (`kdkeras.buckets`; rows padded by repetition),
             or `[batch_size, ...]` for a windowed teacher.
+        jit_compile: run the teacher through XLA (one compilation per batch
+            shape; the same logits up to float rounding, in less time).
     """
 
-    def __init__(self, model_path, preprocessor_dir, batch_size=64):
+    def __init__(self, model_path, preprocessor_dir, batch_size=64, jit_compile=True):
         self.model_path = model_path
         self.preprocessor_dir = preprocessor_dir
         self.batch_size = batch_size
+        self.jit_compile = jit_compile
 
     def load_model(self):
         from kdkeras import models, windows
@@ -300,7 +303,7 @@ class TeacherModelHandler(ModelHandler):
 
         import tensorflow as tf
 
-        model = models.load_model(self.model_path)  # Keras safe_mode: never runs stored code
+        model = models.load_model(self.model_path, jit_compile=self.jit_compile)  # safe_mode: no stored code runs
         preprocessor = backbones.load_preprocessor(self.preprocessor_dir)
         # Built here, once: the runner shares the model between threads, and a KerasHub preprocessor builds
         # itself on its first call (two threads calling it first at once make Keras refuse the second build).

@@ -70,3 +70,13 @@ def test_run_dir_finds_finished_artifacts_and_names_missing_ones(tmp_path):
     assert artifacts.read_json(run.baselines, artifacts.BASELINE_SCORES_FILE) == {"svm": 7}
     with pytest.raises(FileNotFoundError, match="report.json"):
         run.report()
+
+
+def test_the_teacher_runs_through_xla_as_it_was_trained():
+    class _Teacher:
+        def __init__(self, parameters):
+            self.metadata = {"parameters": parameters}
+
+    assert artifacts.teacher_jit_compile(_Teacher({"jit_compile": True}))
+    assert not artifacts.teacher_jit_compile(_Teacher({"jit_compile": False}))  # the smoke profile's tiny teacher
+    assert artifacts.teacher_jit_compile(_Teacher({}))  # artifacts written before the parameter existed

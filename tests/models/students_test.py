@@ -146,3 +146,15 @@ def test_boe_word_weights_start_as_the_mean_and_weight_the_average():
     np.testing.assert_allclose(np.asarray(model(ids))[0], mean @ kernel + bias, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(model(ids))[1], bias, atol=1e-6)  # empty document stays zero
     assert model.count_params() == plain.count_params() + 20
+
+
+def test_load_model_can_run_predict_through_xla(tmp_path):
+    from kdkeras.models import load_model
+
+    keras.utils.set_random_seed(0)
+    model = build_student("boe", 60, 3, seed=0, **SMALL["boe"])
+    model.save(tmp_path / "m.keras")
+    ids = np.random.default_rng(0).integers(1, 60, size=(8, 7)).astype("int32")
+    plain, xla = load_model(tmp_path / "m.keras"), load_model(tmp_path / "m.keras", jit_compile=True)
+    assert plain.jit_compile is False and xla.jit_compile is True
+    np.testing.assert_allclose(xla.predict(ids, verbose=0), plain.predict(ids, verbose=0), atol=1e-5)
