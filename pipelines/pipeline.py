@@ -23,7 +23,7 @@ from components.transfer_set import TransferSet
 from kdkeras import names
 from kdkeras.models import backbones
 from components.lock import RunLock
-from pipelines.results import distillation_gaps, format_gap
+from pipelines.results import distillation_gaps, format_gaps
 from kdkeras.paths import check_name, check_output_dir, safe_join
 
 DEFAULT_STUDENTS = names.STUDENTS
@@ -248,11 +248,8 @@ def format_report(report):
         if served:
             note = (f"{row['test_served']:16.2f}" if "test_served" in row else f"{'':16}") + note
         lines.append(f"{name:<11} {cells[0]:>14} {cells[1]:>14} {runs:5d} {row['params']:12,d}{note}")
-    gaps = []
-    for name, choice in distillation.items():
-        closed = choice.get("gap_closed") or {}
-        if any(closed.get(split) is not None for split in ("dev", "test")):
-            gaps.append(f"{name} " + " / ".join(format_gap(closed.get(split)) for split in ("dev", "test")))
+    gaps = [f"{name} {text}" for name, choice in distillation.items()
+            if (text := format_gaps(choice.get("gap_closed") or {}))]
     if gaps:
         lines.append("gap to the teacher closed by distillation (dev / test): " + ", ".join(gaps))
     warning = report.get("teacher_check", {}).get("warning")

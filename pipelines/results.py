@@ -72,6 +72,13 @@ def format_gap(value):
     return "past the teacher" if value > 1 else f"{100 * value:.0f} %"
 
 
+def format_gaps(closed):
+    """`distillation_gaps` as "dev / test" text, or None when neither split has a gap to close."""
+    if all(closed.get(split) is None for split in ("dev", "test")):
+        return None
+    return " / ".join(format_gap(closed.get(split)) for split in ("dev", "test"))
+
+
 def table2(result):
     """Markdown Table 2 (dev, test mean ± std, params, paper) for one results file."""
     dataset = result["dataset"]
@@ -90,12 +97,8 @@ def table2(result):
             label += f" (λ = {choice['alpha']:g}" + (", chosen on dev)" if not choice.get("fixed") else ")")
         lines.append(f"| {label} | {row['params'] / 1e6:.1f}M | {_cell(row, 'dev')} | {_cell(row, 'test')} | "
                      f"{seeds} | {reference} |")
-    gaps = []
-    for key, label, _ in ROWS:
-        if key.startswith("kd_"):
-            closed = distillation_gaps(result["models"], key[3:])
-            if any(v is not None for v in closed.values()):
-                gaps.append(f"{label} " + " / ".join(format_gap(closed[s]) for s in ("dev", "test")))
+    gaps = [f"{label} {text}" for key, label, _ in ROWS if key.startswith("kd_")
+            if (text := format_gaps(distillation_gaps(result["models"], key[3:])))]
     if gaps:
         lines.append("\nShare of the plain student's gap to the teacher closed by distillation, dev / test: "
                      + ", ".join(gaps) + ".")
