@@ -38,7 +38,8 @@ class TeacherInference(Component):
         for split_name in self.parameters["splits"]:
             split, _ = read_split(inputs["examples"], split_name)
             self.log(f"teacher logits for {len(split)} {split_name} documents")
-            logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"], verbose=1)
+            logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"],
+                                            verbose="auto")
             examples.write_split(os.path.join(output_dir, split_folder(split_name)), split, logits)
             scores[split_name] = metrics.score(split.labels, logits, schema["multi_label"])
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))

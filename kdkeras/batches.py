@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from kdkeras.callbacks import EpochOrder
+from kdkeras.callbacks import EpochOrder, console_progress
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -91,5 +91,6 @@ class TrainingData:
 
 
 def predict_logits(model, transform, texts, batch_size=64, verbose=0):
-    """Logits of `model` for raw `texts`, batched through `transform`."""
-    return model.predict(make_dataset(texts, transform, batch_size), verbose=verbose)
+    """Logits of `model` for raw `texts`, batched through `transform` (`verbose="auto"`: see `console_progress`)."""
+    verbose, progress = console_progress(verbose)
+    return model.predict(make_dataset(texts, transform, batch_size), verbose=verbose, callbacks=progress)

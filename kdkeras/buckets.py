@@ -28,6 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kdkeras.callbacks import console_progress
+
 KEYS = ("token_ids", "padding_mask", "segment_ids")
 _INPUT_SPEC = {k: tf.TensorSpec([None, None], tf.int32) for k in KEYS}  # a batch of cut inputs
 
@@ -222,11 +224,15 @@ def predict_texts(model, preprocessor, texts, batch_size=64, verbose=0):
 
 
 def predict_logits(model, encoded, batch_size=64, verbose=0):
-    """Logits of `model` for `encoded` documents, batched by length, returned in the documents' order."""
+    """Logits of `model` for `encoded` documents, batched by length, returned in the documents' order.
+
+    `verbose="auto"` shows progress as Keras' bar on a terminal and as plain
+    lines in a log file (`kdkeras.callbacks.console_progress`)."""
     if not len(encoded):
         return np.zeros((0, model.output_shape[-1]), "float32")
     ds, order = inference_dataset(encoded, batch_size)
-    logits = np.asarray(model.predict(ds, verbose=verbose))
+    verbose, progress = console_progress(verbose)
+    logits = np.asarray(model.predict(ds, verbose=verbose, callbacks=progress))
     out = np.empty_like(logits)
     out[order] = logits
     return out

@@ -9,6 +9,7 @@ best dev epoch is kept on disk as training goes (`DevSelection`). See
 
 import json
 import os
+import sys
 import time
 
 import keras
@@ -226,11 +227,14 @@ class DevSelection(keras.callbacks.Callback):
 
 
 class ProgressLines(keras.callbacks.Callback):
-    """Progress inside an epoch as plain lines, for logs where Keras' progress bar is off (`verbose=2`).
+    """Progress as plain lines, for logs where Keras' progress bar is off.
 
-    Prints `step <s>/<steps> · loss <l> · <t> s` after the first batch of
-    each epoch and then at most every `every_s` seconds, so that a long
-    epoch (a teacher's takes minutes) shows it is moving in a log file.
+    In `fit` (with `verbose=2`) it prints `epoch <e>: step <s>/<steps> ·
+    loss <l> · <t> s` after the first batch of each epoch and then at most
+    every `every_s` seconds, so that a long epoch (a teacher's takes
+    minutes) shows it is moving in a log file. In `predict` it prints
+    `batch <b>/<batches> · <t> s` the same way (Keras' own line at
+    `verbose=2` comes when the prediction ends).
 
     Args:
         every_s: seconds between two lines within an epoch.
@@ -261,3 +265,39 @@ class ProgressLines(keras.callbacks.Callback):
             parts.append(f"loss {float(loss):.4f}")
         parts.append(f"{now - self._start:.0f} s")
         self.print_fn(f"epoch {self._epoch + 1}: " + " · ".join(parts), flush=True)
+
+    def on_predict_begin(self, logs=None):
+        self._start, self._last = time.monotonic(), None
+
+    def on_predict_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            return
+        self._last = now
+        steps = self.params.get("steps") if self.params else None
+        done = f"{batch + 1}/{steps}" if steps else f"{batch + 1}"
+        self.print_fn(f"batch {done} · {now - self._start:.0f} s", flush=True)
+
+
+def console_progress(verbose, stream=None):
+    """`(verbose, callbacks)` for `fit` or `predict`, from `verbose="auto"`.
+
+    On a terminal Keras' progress bar (`verbose=1`); when the output goes to
+    a file or a pipe, a `ProgressLines` callback instead, with `verbose=2`
+    (one Keras line per epoch, or at the end of a prediction), so that logs
+    carry plain lines rather than a bar redrawn with control codes. Any
+    other `verbose` is returned as given, without callbacks.
+
+    Args:
+        verbose: `"auto"`, or a Keras verbosity (0, 1, 2) to keep.
+        stream: the output to test, `sys.stdout` by default.
+
+    Example:
+    >>> verbose, callbacks = console_progress("auto")
+    >>> model.predict(ds, verbose=verbose, callbacks=callbacks)  # doctest: +SKIP
+    """
+    if verbose != "auto":
+        return verbose, []
+    if (stream or sys.stdout).isatty():
+        return 1, []
+    return 2, [ProgressLines()]

@@ -8,7 +8,6 @@ result as an uninterrupted one (see `_fit`). Input pipelines are in
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -17,7 +16,7 @@ import tensorflow as tf
 from kdkeras import buckets
 from kdkeras.names import STRATEGIES
 from kdkeras.batches import TrainingData, make_dataset
-from kdkeras.callbacks import DevSelection, EpochBackup, ProgressLines
+from kdkeras.callbacks import DevSelection, EpochBackup, console_progress
 from kdkeras.distillation import Distiller, task_loss
 
 
@@ -162,16 +161,6 @@ def fit_teacher(
     return _fit(teacher, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
 
 
-def _fit_verbosity(verbose):
-    """`(verbose, callbacks)` for `fit`: Keras' progress bar on a terminal; with output to a file or pipe ("auto"),
-    one line per epoch plus a `ProgressLines` line every 30 s inside it."""
-    if verbose != "auto":
-        return verbose, []
-    if sys.stdout.isatty():
-        return 1, []
-    return 2, [ProgressLines()]
-
-
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir, verbose, target=None, ema=False,
          steps=None):
     """`model.fit` with dev selection, resuming from the backup in `work_dir`.
@@ -197,7 +186,7 @@ def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir
             train_ds, order = train_data.dataset(), train_data
         else:
             train_ds, order = train_data.dataset(steps)
-        verbose, progress = _fit_verbosity(verbose)
+        verbose, progress = console_progress(verbose)
         model.fit(train_ds, epochs=epochs, initial_epoch=first, callbacks=[order, selection, backup, *progress],
                   verbose=verbose, shuffle=False)
     elif model.optimizer is not None and not model.optimizer.built:

@@ -141,16 +141,33 @@ def test_update_budget():
         training.update_budget(0)
 
 
-def test_fit_prints_one_line_per_epoch_into_files(monkeypatch):
-    from kdkeras import training
-    from kdkeras.callbacks import ProgressLines
+def test_progress_is_plain_lines_in_files_and_a_bar_on_terminals(monkeypatch):
+    from kdkeras import callbacks
 
-    monkeypatch.setattr(training.sys.stdout, "isatty", lambda: False)
-    verbose, callbacks = training._fit_verbosity("auto")
-    assert verbose == 2 and [type(c) for c in callbacks] == [ProgressLines]
-    monkeypatch.setattr(training.sys.stdout, "isatty", lambda: True)
-    assert training._fit_verbosity("auto") == (1, [])
-    assert training._fit_verbosity(0) == (0, [])
+    monkeypatch.setattr(callbacks.sys.stdout, "isatty", lambda: False)
+    verbose, progress = callbacks.console_progress("auto")
+    assert verbose == 2 and [type(c) for c in progress] == [callbacks.ProgressLines]
+    monkeypatch.setattr(callbacks.sys.stdout, "isatty", lambda: True)
+    assert callbacks.console_progress("auto") == (1, [])
+    assert callbacks.console_progress(0) == (0, [])
+
+
+def test_predict_progress_in_a_log_file_has_no_control_codes(monkeypatch, capsys):
+    import keras
+
+    from kdkeras import buckets, callbacks
+
+    monkeypatch.setattr(callbacks.sys.stdout, "isatty", lambda: False)
+    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in buckets.KEYS}
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(inputs["token_ids"]))
+    model = keras.Model(inputs, keras.layers.Dense(3)(pooled))
+    ids = np.tile(np.asarray([[1, 2, 3, 0], [4, 5, 0, 0], [6, 0, 0, 0]], "int32"), (5, 1))
+    inputs = {"token_ids": ids, "padding_mask": (ids > 0).astype("int32"), "segment_ids": np.zeros_like(ids)}
+    encoded = buckets.Encoded(inputs, (ids > 0).sum(1), [2, 4])
+    logits = buckets.predict_logits(model, encoded, batch_size=4, verbose="auto")
+    out = capsys.readouterr().out
+    assert logits.shape == (15, 3)
+    assert "\x1b[" not in out and "batch 1/4 · " in out
 
 
 def test_progress_lines_show_steps_inside_an_epoch(monkeypatch):
