@@ -151,6 +151,14 @@ class Component:
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
+    def finished(self, inputs, pipeline_root):
+        """The finished artifact of these `inputs` and parameters in `pipeline_root`, or None (to compute)."""
+        final = os.path.join(pipeline_root, self.name)
+        if not os.path.exists(os.path.join(final, METADATA_FILE)):
+            return None
+        artifact = Artifact(final)
+        return artifact if artifact.fingerprint == self.fingerprint(inputs) else None
+
     def run(self, inputs, pipeline_root, force=False, log=print_line):
         """Runs the component (or reuses a matching finished artifact).
 
@@ -173,11 +181,10 @@ class Component:
             raise TypeError(f"{self.name}: unknown inputs {sorted(unknown)}")
         fingerprint = self.fingerprint(inputs)
         final = os.path.join(pipeline_root, self.name)
-        if not force and os.path.exists(os.path.join(final, METADATA_FILE)):
-            artifact = Artifact(final)
-            if artifact.fingerprint == fingerprint:
-                log(f"[{self.name}] up to date, reusing {final}")
-                return artifact
+        artifact = None if force else self.finished(inputs, pipeline_root)
+        if artifact is not None:
+            log(f"[{self.name}] up to date, reusing {final}")
+            return artifact
         work_dir = os.path.join(pipeline_root, f".{self.name}.work")
         _prepare_work_dir(work_dir, fingerprint, force, lambda message: log(f"[{self.name}] {message}"))
         # Output folders of killed runs of this component (never trusted: they were not moved into place).

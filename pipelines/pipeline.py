@@ -4,7 +4,10 @@ ExampleGen → TeacherTrainer → TeacherInference → [TransferSet] → Student
 (each student, plain and distilled, each seed) → Baselines → Evaluator →
 Exporter → Pusher. TransferSet (Beam: augmented train split with teacher logits, plus any
 unlabelled documents) runs when the augment multiplier is above 1 or there
-are unlabelled documents; distilled students then train on it.
+are unlabelled documents; distilled students then train on it. The students
+of one stage (plain with the baselines; the distilled students of the λ
+grid; the chosen λ's other seeds) train side by side in `jobs` worker
+processes (`components.parallel`).
 """
 
 import os
@@ -23,6 +26,7 @@ from components.transfer_set import TransferSet
 from kdkeras import names
 from kdkeras.models import backbones
 from components.lock import RunLock
+from components.parallel import run_components
 from pipelines.results import distillation_gaps, format_gaps
 from kdkeras.paths import check_name, check_output_dir, safe_join
 
@@ -32,7 +36,7 @@ BASELINES = ("lr", "svm")
 
 def run_pipeline(dataset, config, *, output_dir="saved_models", data_dir=None, run_id=None,
                  multi_label=None, force=False, students=DEFAULT_STUDENTS, baselines=True, beam_args=None,
-                 skip_bad_rows=False, unlabeled=None, log=print_line):
+                 skip_bad_rows=False, unlabeled=None, jobs=1, log=print_line):
     """Runs the whole job and writes `report.json` in the run directory.
 
     Nothing is left behind when the input data is bad: if ExampleGen fails
@@ -56,6 +60,9 @@ def run_pipeline(dataset, config, *, output_dir="saved_models", data_dir=None, r
         unlabeled: a file of unlabelled documents; the teacher labels them
             and they join the transfer set (which then runs even without
             augmentation) as records without labels.
+        jobs: students (and baselines) trained at once, each in a worker
+            process with its share of the cores (`components.parallel`).
+        log: receives every progress line.
 
     Returns:
         `(report, run_dir)`.
@@ -83,7 +90,7 @@ def run_pipeline(dataset, config, *, output_dir="saved_models", data_dir=None, r
         if lock.taken_over:
             log(f"[run] took over the lock of pid {lock.taken_over.get('pid')}, which ended without releasing it")
         return _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines,
-                               beam_args, unlabeled, log)
+                               beam_args, unlabeled, jobs, log)
     finally:
         lock.release()
 
@@ -99,7 +106,7 @@ def builds_transfer_set(config, unlabeled):
 
 
 def _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines, beam_args,
-                    unlabeled, log):
+                    unlabeled, jobs, log):
     """Everything after ExampleGen (see `run_pipeline`)."""
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
     logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
@@ -113,51 +120,76 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
             multiplier=config["augment_multiplier"], augment_seed=config["seed"], beam_args=beam_args,
             **config["augment"],
         ).run(ts_inputs, run_dir, force, log)
-    trained = {}
-    for student in students:  # plain students first: the teacher is checked against them before distilling
+    # Plain students (and the baselines) first: the teacher is checked against them before distilling.
+    tasks = {}
+    for student in students:
         settings = {**config["student"], **config["students"][student]}
-        for seed in seeds:
-            if seed != seeds[0] and StudentTrainer.solves_exactly(dict(student=student, **settings)):
-                # an exact fit: every seed gives the same model
-                trained[f"{student}/seed{seed}"] = trained[f"{student}/seed{seeds[0]}"]
-                continue
-            trained[f"{student}/seed{seed}"] = StudentTrainer(
+        exact = StudentTrainer.solves_exactly(dict(student=student, **settings))  # every seed, the same model
+        for seed in seeds[:1] if exact else seeds:
+            tasks[f"{student}/seed{seed}"] = (StudentTrainer(
                 name=student_name(student, seed=seed), student=student, distill=False, seed=seed, **settings,
-            ).run({"examples": examples}, run_dir, force, log)
-    inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}
+            ), {"examples": examples})
     if baselines:
-        inputs["baselines"] = Baselines(kinds=list(BASELINES), seed=config["seed"]).run(
-            {"examples": examples}, run_dir, force, log)
+        tasks["baselines"] = (Baselines(kinds=list(BASELINES), seed=config["seed"]), {"examples": examples})
+    trained = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
+    inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher}
+    if baselines:
+        inputs["baselines"] = trained.pop("baselines")
+    for student in students:
+        for seed in seeds:
+            trained.setdefault(f"{student}/seed{seed}", trained[f"{student}/seed{seeds[0]}"])
+    inputs["students"] = trained
     check = teacher_check(teacher, trained, inputs.get("baselines"), students)
     for line in check["lines"]:
         log(line)
-    distillation = {}
-    for student in students:
+
+    def distil(student, alpha, seed):
+        """`(component, inputs)` of a distilled student."""
         settings = {**config["student"], **config["students"][student]}
+        return StudentTrainer(
+            name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True,
+            alpha=alpha, temperature=config["temperature"], seed=seed, **settings,
+        ), kd_inputs
 
-        def distil(alpha, seed, student=student, settings=settings):
-            if alpha == 0:  # λ = 0 is the plain student: not distilling, by construction
-                return trained[f"{student}/seed{seed}"]
-            return StudentTrainer(
-                name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True,
-                alpha=alpha, temperature=config["temperature"], seed=seed, **settings,
-            ).run(kd_inputs, run_dir, force, log)
+    def seed_free(student, alpha):
+        settings = {**config["student"], **config["students"][student]}
+        return StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
+                                                  temperature=config["temperature"], **settings))
 
-        grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
-        candidates = {alpha: distil(alpha, seeds[0]) for alpha in grid}
-        dev = {alpha: a.metadata["results"]["dev_score"] for alpha, a in candidates.items()}
-        alpha = max(grid, key=lambda value: (dev[value], -value))  # best on dev; ties go to the smaller λ
+    # λ on dev from the first seed (λ = 0 is the plain student: not distilling, by construction); a fixed λ
+    # trains all its seeds at once.
+    grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
+    tasks = {}
+    for student in students:
+        for alpha in grid:
+            if alpha > 0:
+                chosen_seeds = seeds if len(grid) == 1 and not seed_free(student, alpha) else seeds[:1]
+                tasks.update({(student, alpha, seed): distil(student, alpha, seed) for seed in chosen_seeds})
+    candidates = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
+    distillation, chosen = {}, {}
+    for student in students:
+        runs = {alpha: candidates[(student, alpha, seeds[0])] if alpha > 0 else trained[f"{student}/seed{seeds[0]}"]
+                for alpha in grid}
+        dev = {alpha: a.metadata["results"]["dev_score"] for alpha, a in runs.items()}
+        alpha = chosen[student] = max(grid, key=lambda value: (dev[value], -value))  # ties: the smaller λ
         if len(grid) > 1:
             log(f"[{student}] λ chosen on dev (seed {seeds[0]}): {alpha:g} "
                 f"({', '.join(f'λ={v:g}: {dev[v]:.2f}' for v in grid)})")
         distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
                                          "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
                                          "fixed": len(grid) == 1}
-        seed_free = StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
-                                                       temperature=config["temperature"], **settings))
+    tasks = {(student, chosen[student], seed): distil(student, chosen[student], seed)
+             for student in students if chosen[student] > 0 and not seed_free(student, chosen[student])
+             for seed in seeds if (student, chosen[student], seed) not in candidates}
+    candidates.update(run_components(tasks, run_dir, jobs=jobs, force=force, log=log))
+    for student in students:
+        alpha = chosen[student]
         for seed in seeds:
-            reuse = seed == seeds[0] or seed_free
-            trained[f"kd_{student}/seed{seed}"] = candidates[alpha] if reuse else distil(alpha, seed)
+            if alpha == 0:
+                trained[f"kd_{student}/seed{seed}"] = trained[f"{student}/seed{seed}"]
+            else:
+                trained[f"kd_{student}/seed{seed}"] = candidates.get((student, alpha, seed),
+                                                                     candidates[(student, alpha, seeds[0])])
     # Table order: each student next to its distilled twin.
     inputs["students"] = {f"{model}/seed{seed}": trained[f"{model}/seed{seed}"]
                           for student in students for model in (student, f"kd_{student}") for seed in seeds}
