@@ -221,13 +221,15 @@ def train_speed_table(result):
     lines = ["| model | params | epoch s (wall) | epoch s (CPU) | 2-D KimCNN ÷ this (wall / CPU) |",
              "|---|---:|---:|---:|---:|"]
     for name, r in result["models"].items():
-        lines.append(f"| {name} | {r['params']:,} | {r['epoch_s']:.2f} | {r['epoch_cpu_s']:.2f} | "
-                     f"{r['conv2d_over_this_wall']:.2f}× / {r['conv2d_over_this_cpu']:.2f}× |")
+        ratio = (f"{r['conv2d_over_this_wall']:.2f}× / {r['conv2d_over_this_cpu']:.2f}×"
+                 if "conv2d_over_this_wall" in r else "—")
+        lines.append(f"| {name} | {r['params']:,} | {r['epoch_s']:.2f} | {r['epoch_cpu_s']:.2f} | {ratio} |")
     load = result["load_average"]
+    threads = result.get("threads", "all")
     lines.append(f"\n{result['documents']:,} train documents, batch {result['batch_size']} "
                  f"({result['steps_per_epoch']} updates), {result['sequence_length']} words, medians of "
-                 f"{result['repeats']} interleaved epochs; {result['cpu_count']} CPU cores, load average "
-                 f"{load['start'][0]:.1f} → {load['end'][0]:.1f}.")
+                 f"{result['repeats']} interleaved epochs; {result['cpu_count']} CPU cores, TensorFlow threads: "
+                 f"{threads}, load average {load['start'][0]:.1f} → {load['end'][0]:.1f}.")
     return "\n".join(lines)
 
 
