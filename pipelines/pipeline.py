@@ -121,75 +121,14 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
             **config["augment"],
         ).run(ts_inputs, run_dir, force, log)
     # Plain students (and the baselines) first: the teacher is checked against them before distilling.
-    tasks = {}
-    for student in students:
-        settings = {**config["student"], **config["students"][student]}
-        exact = StudentTrainer.solves_exactly(dict(student=student, **settings))  # every seed, the same model
-        for seed in seeds[:1] if exact else seeds:
-            tasks[f"{student}/seed{seed}"] = (StudentTrainer(
-                name=student_name(student, seed=seed), student=student, distill=False, seed=seed, **settings,
-            ), {"examples": examples})
-    if baselines:
-        tasks["baselines"] = (Baselines(kinds=list(BASELINES), seed=config["seed"]), {"examples": examples})
-    trained = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
+    trained = _train_plain(config, students, seeds, examples, baselines, run_dir, jobs, force, log)
     inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher}
     if baselines:
         inputs["baselines"] = trained.pop("baselines")
-    for student in students:
-        for seed in seeds:
-            trained.setdefault(f"{student}/seed{seed}", trained[f"{student}/seed{seeds[0]}"])
-    inputs["students"] = trained
     check = teacher_check(teacher, trained, inputs.get("baselines"), students)
     for line in check["lines"]:
         log(line)
-
-    def distil(student, alpha, seed):
-        """`(component, inputs)` of a distilled student."""
-        settings = {**config["student"], **config["students"][student]}
-        return StudentTrainer(
-            name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True,
-            alpha=alpha, temperature=config["temperature"], seed=seed, **settings,
-        ), kd_inputs
-
-    def seed_free(student, alpha):
-        settings = {**config["student"], **config["students"][student]}
-        return StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
-                                                  temperature=config["temperature"], **settings))
-
-    # λ on dev from the first seed (λ = 0 is the plain student: not distilling, by construction); a fixed λ
-    # trains all its seeds at once.
-    grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
-    tasks = {}
-    for student in students:
-        for alpha in grid:
-            if alpha > 0:
-                chosen_seeds = seeds if len(grid) == 1 and not seed_free(student, alpha) else seeds[:1]
-                tasks.update({(student, alpha, seed): distil(student, alpha, seed) for seed in chosen_seeds})
-    candidates = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
-    distillation, chosen = {}, {}
-    for student in students:
-        runs = {alpha: candidates[(student, alpha, seeds[0])] if alpha > 0 else trained[f"{student}/seed{seeds[0]}"]
-                for alpha in grid}
-        dev = {alpha: a.metadata["results"]["dev_score"] for alpha, a in runs.items()}
-        alpha = chosen[student] = max(grid, key=lambda value: (dev[value], -value))  # ties: the smaller λ
-        if len(grid) > 1:
-            log(f"[{student}] λ chosen on dev (seed {seeds[0]}): {alpha:g} "
-                f"({', '.join(f'λ={v:g}: {dev[v]:.2f}' for v in grid)})")
-        distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
-                                         "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
-                                         "fixed": len(grid) == 1}
-    tasks = {(student, chosen[student], seed): distil(student, chosen[student], seed)
-             for student in students if chosen[student] > 0 and not seed_free(student, chosen[student])
-             for seed in seeds if (student, chosen[student], seed) not in candidates}
-    candidates.update(run_components(tasks, run_dir, jobs=jobs, force=force, log=log))
-    for student in students:
-        alpha = chosen[student]
-        for seed in seeds:
-            if alpha == 0:
-                trained[f"kd_{student}/seed{seed}"] = trained[f"{student}/seed{seed}"]
-            else:
-                trained[f"kd_{student}/seed{seed}"] = candidates.get((student, alpha, seed),
-                                                                     candidates[(student, alpha, seeds[0])])
+    distillation = _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, log)
     # Table order: each student next to its distilled twin.
     inputs["students"] = {f"{model}/seed{seed}": trained[f"{model}/seed{seed}"]
                           for student in students for model in (student, f"kd_{student}") for seed in seeds}
@@ -218,6 +157,78 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
                                   "reasons": skipped["reasons"]}
     write_json(os.path.join(run_dir, REPORT_FILE), report)
     return report, run_dir
+
+
+def _student_settings(config, student):
+    return {**config["student"], **config["students"][student]}
+
+
+def _train_plain(config, students, seeds, examples, baselines, run_dir, jobs, force, log):
+    """The plain students of every seed, and the baselines (key "baselines"), side by side: key → Artifact."""
+    tasks = {}
+    for student in students:
+        settings = _student_settings(config, student)
+        exact = StudentTrainer.solves_exactly(dict(student=student, **settings))  # every seed, the same model
+        for seed in seeds[:1] if exact else seeds:
+            tasks[f"{student}/seed{seed}"] = (StudentTrainer(
+                name=student_name(student, seed=seed), student=student, distill=False, seed=seed, **settings,
+            ), {"examples": examples})
+    if baselines:
+        tasks["baselines"] = (Baselines(kinds=list(BASELINES), seed=config["seed"]), {"examples": examples})
+    trained = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
+    for student in students:
+        for seed in seeds:
+            trained.setdefault(f"{student}/seed{seed}", trained[f"{student}/seed{seeds[0]}"])
+    return trained
+
+
+def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, log):
+    """The distilled students: λ chosen on dev from the first seed, then the chosen λ's other seeds.
+
+    λ = 0 is the plain student itself (not distilling, by construction); a
+    fixed λ trains all its seeds at once. Adds `kd_<student>/seed<s>` to
+    `trained` and returns the report's `distillation` section.
+    """
+    temperature = config["temperature"]
+
+    def task(student, alpha, seed):
+        return StudentTrainer(
+            name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True, alpha=alpha,
+            temperature=temperature, seed=seed, **_student_settings(config, student)), kd_inputs
+
+    def seed_free(student, alpha):
+        return StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
+                                                  temperature=temperature, **_student_settings(config, student)))
+
+    grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
+    tasks = {}
+    for student in students:
+        for alpha in (a for a in grid if a > 0):
+            first_only = len(grid) > 1 or seed_free(student, alpha)
+            tasks.update({(student, alpha, seed): task(student, alpha, seed)
+                          for seed in (seeds[:1] if first_only else seeds)})
+    runs = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
+    distillation, chosen = {}, {}
+    for student in students:
+        dev = {alpha: (runs[(student, alpha, seeds[0])] if alpha > 0 else trained[f"{student}/seed{seeds[0]}"])
+               .metadata["results"]["dev_score"] for alpha in grid}
+        alpha = chosen[student] = max(grid, key=lambda value: (dev[value], -value))  # ties: the smaller λ
+        if len(grid) > 1:
+            log(f"[{student}] λ chosen on dev (seed {seeds[0]}): {alpha:g} "
+                f"({', '.join(f'λ={v:g}: {dev[v]:.2f}' for v in grid)})")
+        distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
+                                         "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
+                                         "fixed": len(grid) == 1}
+    tasks = {(student, chosen[student], seed): task(student, chosen[student], seed)
+             for student in students if chosen[student] > 0 and not seed_free(student, chosen[student])
+             for seed in seeds if (student, chosen[student], seed) not in runs}
+    runs.update(run_components(tasks, run_dir, jobs=jobs, force=force, log=log))
+    for student in students:
+        alpha = chosen[student]
+        for seed in seeds:
+            trained[f"kd_{student}/seed{seed}"] = (trained[f"{student}/seed{seed}"] if alpha == 0 else
+                                                   runs.get((student, alpha, seed), runs[(student, alpha, seeds[0])]))
+    return distillation
 
 
 def teacher_check(teacher, trained, baselines, students):

@@ -1,9 +1,34 @@
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
 from components import parallel
 from components.base import REQUIRED, Component, ComponentSpec
+
+
+class Sleeper(Component):
+    """Writes its pid into `pid_file`, then sleeps: a component to kill the run under."""
+
+    SPEC = ComponentSpec(inputs=(), parameters=dict(pid_file=REQUIRED))
+
+    def execute(self, inputs, output_dir, work_dir):
+        with open(self.parameters["pid_file"], "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(600)
+
+
+# Runs two Sleepers in workers; killed from the test.
+DRIVER = """
+import sys
+from components import parallel
+from tests.components.parallel_test import Sleeper
+root, a, b = sys.argv[1:]
+parallel.run_components({"a": (Sleeper(name="A", pid_file=a), {}), "b": (Sleeper(name="B", pid_file=b), {})},
+                        root, jobs=2)
+"""
 
 
 class Worker(Component):
@@ -79,3 +104,31 @@ def test_default_jobs_follow_the_cores():
     assert parallel.default_jobs(cores=2) == 2
     assert parallel.default_jobs(cores=64) == 4
     assert parallel.default_jobs(cores=1) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers end with their parent through prctl")
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    # A run killed with SIGKILL leaves no worker writing its directory (its lock is gone: a new run may start).
+    pid_files = [str(tmp_path / "a.pid"), str(tmp_path / "b.pid")]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "run"), *pid_files], cwd=root)
+    deadline = time.monotonic() + 120
+    while not all(os.path.exists(f) and open(f).read() for f in pid_files):
+        assert time.monotonic() < deadline and run.poll() is None, "the workers did not start"
+        time.sleep(0.2)
+    workers = [int(open(f).read()) for f in pid_files]
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its run"
+        time.sleep(0.2)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead
+        return f.read().split(")")[-1].split()[0] != "Z"
