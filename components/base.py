@@ -153,11 +153,7 @@ class Component:
 
     def finished(self, inputs, pipeline_root):
         """The finished artifact of these `inputs` and parameters in `pipeline_root`, or None (to compute)."""
-        final = os.path.join(pipeline_root, self.name)
-        if not os.path.exists(os.path.join(final, METADATA_FILE)):
-            return None
-        artifact = Artifact(final)
-        return artifact if artifact.fingerprint == self.fingerprint(inputs) else None
+        return _finished(os.path.join(pipeline_root, self.name), self.fingerprint(inputs))
 
     def run(self, inputs, pipeline_root, force=False, log=print_line):
         """Runs the component (or reuses a matching finished artifact).
@@ -181,7 +177,7 @@ class Component:
             raise TypeError(f"{self.name}: unknown inputs {sorted(unknown)}")
         fingerprint = self.fingerprint(inputs)
         final = os.path.join(pipeline_root, self.name)
-        artifact = None if force else self.finished(inputs, pipeline_root)
+        artifact = None if force else _finished(final, fingerprint)
         if artifact is not None:
             log(f"[{self.name}] up to date, reusing {final}")
             return artifact
@@ -254,6 +250,14 @@ def write_json(path, obj):
         json.dump(obj, f, indent=2, sort_keys=False, default=str)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def _finished(final, fingerprint):
+    """The artifact in `final` if it is finished and made with `fingerprint`, else None."""
+    if not os.path.exists(os.path.join(final, METADATA_FILE)):
+        return None
+    artifact = Artifact(final)
+    return artifact if artifact.fingerprint == fingerprint else None
 
 
 def _input_fingerprint(value):

@@ -1,12 +1,13 @@
 """Independent components run side by side, each in a worker process with its share of the cores.
 
-A small student (a reg-LSTM, KimCNN, a bag of embeddings) keeps one core
-busy but gains little from a second one: its steps are many small ops.
-Measured on 2 cores for Reuters at the quick profile's batch, per update:
-reg-LSTM 428 ms on one thread against 370 ms on two, KimCNN 166 against
-127 ms. Training two students at once, one thread each, therefore does
-nearly twice the work per second of training them one after the other on
-two threads. `run_components` does that for components that do not depend
+A small student keeps one core busy but gains little or nothing from a
+second one: its steps are many small ops. On 2 cores, a Reuters epoch of
+the quick reg-LSTM takes 20.5 s on two TensorFlow threads and 19.8 s on
+one, and two one-thread trainings side by side still take 20.5 s each
+(`docs/results/train_speed_reuters_threads*.json`; KimCNN is the exception,
+4.97 s on two threads against 9.75 s on one). Training two students at
+once, one thread each, therefore does up to twice the work per second of
+training them one after the other on two threads. `run_components` does that for components that do not depend
 on each other (the students of one pipeline stage, the baselines).
 
 Every component still writes its artifact atomically and resumes from its
@@ -84,19 +85,13 @@ def run_components(tasks, pipeline_root, *, jobs=1, force=False, log=print_line)
     names = [component.name for component, _ in tasks.values()]
     if len(set(names)) != len(names):
         raise ValueError(f"components of one stage need distinct names: {names}")
-    done, todo = {}, {}
-    for key, (component, inputs) in tasks.items():
-        artifact = None if force else component.finished(inputs, pipeline_root)
-        if artifact is not None:
-            log(f"[{component.name}] up to date, reusing {artifact.uri}")
-            done[key] = artifact
-        else:
-            todo[key] = (component, inputs)
+    todo = {key: task for key, task in tasks.items() if force or task[0].finished(task[1], pipeline_root) is None}
     jobs = min(max(1, int(jobs)), len(todo))
+    # Finished components (`run` reuses them, saying so), and all of them with a single job, in this process.
+    done = {key: component.run(inputs, pipeline_root, force, log)
+            for key, (component, inputs) in tasks.items() if jobs <= 1 or key not in todo}
     if jobs <= 1:
-        for key, (component, inputs) in todo.items():
-            done[key] = component.run(inputs, pipeline_root, force, log)
-        return {key: done[key] for key in tasks}
+        return done
     threads = max(1, usable_cores() // jobs)
     log(f"[run] {len(todo)} components, {jobs} at a time, {threads} thread{'s' * (threads > 1)} each")
     context = multiprocessing.get_context("spawn")

@@ -254,13 +254,11 @@ class ProgressLines(keras.callbacks.Callback):
         self._epoch, self._start, self._last = epoch, time.monotonic(), None
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if self._last is not None and now - self._last < self.every_s:
+        now = self._due()
+        if now is None:
             return
-        self._last = now
-        steps = self.params.get("steps") if self.params else None
         loss = (logs or {}).get("loss")
-        parts = [f"step {batch + 1}/{steps}" if steps else f"step {batch + 1}"]
+        parts = [f"step {self._count(batch)}"]
         if loss is not None:
             parts.append(f"loss {float(loss):.4f}")
         parts.append(f"{now - self._start:.0f} s")
@@ -270,13 +268,22 @@ class ProgressLines(keras.callbacks.Callback):
         self._start, self._last = time.monotonic(), None
 
     def on_predict_batch_end(self, batch, logs=None):
+        now = self._due()
+        if now is not None:
+            self.print_fn(f"batch {self._count(batch)} · {now - self._start:.0f} s", flush=True)
+
+    def _due(self):
+        """The time now if a line is due (the first batch, or `every_s` after the last line), else None."""
         now = time.monotonic()
         if self._last is not None and now - self._last < self.every_s:
-            return
+            return None
         self._last = now
+        return now
+
+    def _count(self, batch):
+        """`<b>/<steps>`, or `<b>` when Keras does not know the number of steps."""
         steps = self.params.get("steps") if self.params else None
-        done = f"{batch + 1}/{steps}" if steps else f"{batch + 1}"
-        self.print_fn(f"batch {done} · {now - self._start:.0f} s", flush=True)
+        return f"{batch + 1}/{steps}" if steps else f"{batch + 1}"
 
 
 def console_progress(verbose, stream=None):
