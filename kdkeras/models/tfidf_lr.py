@@ -100,6 +100,25 @@ def row_weights(labeled, alpha):
     return np.where(np.asarray(labeled, bool), 1.0, alpha / (1.0 + alpha))
 
 
+def _next_C(scores, grid, extend):
+    """`[C]` one tenfold step past the edge of the tried values where dev still improves, or `[]`.
+
+    Steps down when the smallest `C` tried is strictly the best and better
+    than the next one up, up likewise, and never more than `extend` steps
+    past `grid` in either direction.
+    """
+    tried = sorted(scores)
+    if len(tried) < 2:
+        return []
+    top = max(scores.values())
+    low, high = tried[0], tried[-1]
+    if scores[low] == top > max(scores[c] for c in tried[1:]) and low > min(grid) / 10.0 ** extend * 1.0001:
+        return [low / 10.0]
+    if scores[high] == top > max(scores[c] for c in tried[:-1]) and high < max(grid) * 10.0 ** extend / 1.0001:
+        return [high * 10.0]
+    return []
+
+
 def _fit_weights(x, targets, multi_label, C, seed, weights=None):
     """`(kernel (V, K), bias (K,))` of L2-regularised logistic regression on soft targets, solved to convergence.
 
@@ -145,7 +164,7 @@ def _fit_weights(x, targets, multi_label, C, seed, weights=None):
 
 
 def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=None, alpha=0.0, grid=(10.0, 100.0, 1000.0),
-                 seed=0, log=None):
+                 extend=3, seed=0, log=None):
     """Fits a `build_tfidf_lr` model to convergence, distilled or not, choosing the L2 strength on dev.
 
     The model is linear in its (normalised) features, so the objective of
@@ -155,8 +174,12 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     labels, `train.labeled` False, against the teacher alone). It is solved
     exactly (scikit-learn's liblinear / L-BFGS) for each inverse L2
     strength `C` in `grid`, and the `C` with the best dev score is kept, as
-    for the scikit-learn baselines. The result is written into the model's
-    `logits` layer; the model is then used like any other student.
+    for the scikit-learn baselines. When the best `C` is the smallest or the
+    largest tried and strictly better than its neighbour, the search goes on
+    tenfold in that direction (at most `extend` times each way): how much
+    regularisation is right depends on the data's size and noise, and on
+    the teacher's targets. The result is written into the model's `logits`
+    layer; the model is then used like any other student.
 
     Args:
         model: from `build_tfidf_lr` (`tokenizer.vocabulary_size` inputs).
@@ -166,6 +189,8 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
         teacher_logits: train-split teacher logits (None: labels only).
         alpha: weight λ of the distillation term.
         grid: inverse L2 strengths to choose from on dev.
+        extend: tenfold steps past an edge of `grid` whose dev score is
+            still improving (0: the grid alone; a one-value grid is never extended).
         seed: solver seed.
         log: optional progress printer.
 
@@ -187,7 +212,9 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     targets = soft_targets(train.labels, multi_label, teacher_logits, alpha, labeled)
     weights = row_weights(labeled, alpha)
     layer, best, scores = model.get_layer("logits"), None, {}
-    for C in grid:
+    pending = list(grid)
+    while pending:
+        C = pending.pop(0)
         # The distillation objective is (1 + λ) times a cross-entropy: the same minimiser as C·(1 + λ).
         kernel, bias = _fit_weights(x, targets, multi_label, C * (1.0 + alpha), seed, weights)
         scores[C] = metrics.score(dev.labels, np.asarray(x_dev @ kernel) + bias, multi_label)
@@ -195,6 +222,8 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
             log(f"C={C:g}: dev {scores[C]:.2f}")
         if best is None or scores[C] > scores[best[0]]:
             best = (C, kernel, bias)
+        if not pending:
+            pending = _next_C(scores, grid, extend)
     layer.kernel.assign(best[1])
     layer.bias.assign(best[2])
     return {"C": best[0], "dev_score": scores[best[0]], "dev_by_C": {f"{c:g}": s for c, s in scores.items()}}
