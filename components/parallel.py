@@ -131,12 +131,9 @@ def _start_worker(queue, threads, parent):
     global _QUEUE
     _QUEUE = queue
     _end_with_parent(parent)
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    import tensorflow as tf
+    from kdkeras.training import limit_threads
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    limit_threads(threads)
 
 
 def _end_with_parent(parent):

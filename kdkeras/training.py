@@ -47,6 +47,26 @@ def distribution_strategy(name=None):
     raise ValueError(f"unknown distribution strategy {name!r}; known: {', '.join(STRATEGIES)}")
 
 
+def limit_threads(threads):
+    """Limits TensorFlow (and the OpenMP / BLAS libraries it may load) to `threads` threads.
+
+    Call it before TensorFlow runs its first op: its thread pools are fixed
+    then, and later calls raise `RuntimeError`.
+
+    Args:
+        threads: threads for TensorFlow's intra-op and inter-op pools.
+
+    Example:
+
+    >>> limit_threads(1)  # a worker that shares the cores with others
+    """
+    threads = int(threads)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 @keras.saving.register_keras_serializable(package="kdkeras")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0 (BERT's schedule)."""

@@ -338,10 +338,9 @@ def main(argv=None):
             print(json.dumps(measure_tflite(args.run_dir, json.load(f))))
         return 0
     if args.phase == "latency":
-        import tensorflow as tf
+        from kdkeras.training import limit_threads
 
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        limit_threads(1)
         from components.artifacts import RunDir, read_split
 
         test, _ = read_split(RunDir(args.run_dir).examples, "test")

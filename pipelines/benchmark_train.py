@@ -47,16 +47,15 @@ def _build(kind, vocabulary_size, num_classes, hparams):
 
 def run(dataset, data_dir, output, *, profile="quick", repeats=5, models=MODELS, threads=None, command=""):
     """Times the training epochs and writes the results file; returns its dict."""
-    import tensorflow as tf
-
-    if threads:  # before TensorFlow starts its thread pools
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from components.base import write_json
     from kdkeras import training
+
+    if threads:  # before TensorFlow starts its thread pools
+        training.limit_threads(threads)
     from kdkeras.distillation import task_loss
     from kdkeras.data import registry
     from kdkeras.text import WordTokenizer
