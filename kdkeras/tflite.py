@@ -15,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kdkeras.models import reg_lstm
+
 QUANTIZATIONS = (None, "dynamic", "int8")
 # Ops of an L2 normalisation (Keras' UnitNormalization converts to SQUARE, SUM,
 # MINIMUM, RSQRT, MUL) that "int8" keeps in float32 for tf-idf students.
@@ -53,14 +55,11 @@ def _is_recurrent(model):
     return any(isinstance(layer, keras.layers.RNN) for layer in model._flatten_layers(recursive=True))
 
 
-# The reg-LSTM's layers, in order, as `kdkeras.models.build_reg_lstm` names them.
-_REG_LSTM_LAYERS = ("embedding", "bilstm", "logits")
-
 
 def fused_twin_supported(student):
     """Whether `student` is a reg-LSTM that `fused_twin` can rebuild (plain LSTM cells, the usual layers)."""
     try:
-        layers = [student.get_layer(name) for name in _REG_LSTM_LAYERS]
+        layers = [student.get_layer(name) for name in reg_lstm.LAYER_NAMES]
     except ValueError:
         return False
     bilstm = layers[1]
@@ -95,7 +94,7 @@ def fused_twin(student, activation):
     """
     import tf_keras  # noqa: PLC0415 (only for this export)
 
-    embedding, bilstm, dense = (student.get_layer(name) for name in _REG_LSTM_LAYERS)
+    embedding, bilstm, dense = (student.get_layer(name) for name in reg_lstm.LAYER_NAMES)
     vocabulary_size, embedding_dim = embedding.embeddings.shape
     units = bilstm.forward_layer.cell.units
     ids = tf_keras.Input(shape=(None,), batch_size=1, dtype="int32", name="token_ids")
@@ -170,11 +169,30 @@ def _converter(saved_model_dir, quantization, signature_keys=None):
     return converter
 
 
-def _convert_sparse_linear(student, activation, quantization):
-    module = sparse_linear_model(student, activation)
+def convert_module(module, quantization=None):
+    """The `.tflite` bytes of a `tf.Module` whose `serve` method is a `tf.function` with an input signature.
+
+    Builtin ops only, through a SavedModel like every export here.
+
+    Args:
+        module: the `tf.Module`.
+        quantization: None (float32) or `"dynamic"` (int8 weights).
+
+    Example:
+
+    >>> class Double(tf.Module):
+    ...     @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+    ...     def serve(self, x):
+    ...         return {"y": 2.0 * x}
+    >>> flatbuffer = convert_module(Double())
+    """
     with tempfile.TemporaryDirectory() as tmp:
         tf.saved_model.save(module, tmp, signatures={"serve": module.serve})
         return _converter(tmp, quantization, ["serve"]).convert()
+
+
+def _convert_sparse_linear(student, activation, quantization):
+    return convert_module(sparse_linear_model(student, activation), quantization)
 
 
 def _convert_fused(student, activation, quantization):

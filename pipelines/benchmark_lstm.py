@@ -43,7 +43,10 @@ def _unrolled_tflite(student, words, quantization, path):
     import numpy as np
     import tensorflow as tf
 
-    embedding, bilstm, dense = (student.get_layer(name) for name in ("embedding", "bilstm", "logits"))
+    from kdkeras.models import reg_lstm
+    from kdkeras.tflite import convert_module
+
+    embedding, bilstm, dense = (student.get_layer(name) for name in reg_lstm.LAYER_NAMES)
     units = bilstm.forward_layer.cell.units
     order = np.concatenate([np.arange(units), np.arange(units, 2 * units), np.arange(3 * units, 4 * units),
                             np.arange(2 * units, 3 * units)])  # Keras' i, f, c, o -> i, f, o, c
@@ -74,14 +77,8 @@ def _unrolled_tflite(student, words, quantization, path):
                 pooled.append(peak)
             return {"probabilities": tf.sigmoid(tf.matmul(tf.concat(pooled, 1), self.dense[0]) + self.dense[1])}
 
-    module = Unrolled()
-    with tempfile.TemporaryDirectory() as tmp:
-        tf.saved_model.save(module, tmp, signatures={"serve": module.serve})
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
-        if quantization:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        with open(path, "wb") as f:
-            f.write(converter.convert())
+    with open(path, "wb") as f:
+        f.write(convert_module(Unrolled(), quantization))
     return path
 
 

@@ -43,7 +43,7 @@ PROFILES = {
                                                                     word_weights=True)),
         ),
     ),
-    # Fits in about 30 minutes on 2 CPU cores for Reuters (teacher and all students).
+    # Reuters, teacher and all students: 33–57 min on 2 CPU cores by their matmul speed (docs/results table2_reuters_make_run*).
     "quick": dict(
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off

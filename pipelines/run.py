@@ -70,8 +70,9 @@ def parser():
     p.add_argument("--data-dir", help="dataset folder: <split>.tsv[.gz] in hedwig layout or <split>.jsonl[.gz] "
                                       "with label names and labels.txt (default: the shipped copy, reuters only)")
     p.add_argument("--profile", default="quick", choices=list(configs.PROFILES),
-                   help="quick: ~35 min on 2 CPU cores (Reuters); reference: the longest teacher that fits ~2.5 h "
-                        "there, 3 student seeds; paper: the paper's settings; smoke: tiny, ~1 min")
+                   help="quick (default): 33–57 min on 2 CPU cores (Reuters, by the cores' matmul speed); reference: "
+                        "a 10-epoch teacher at 128 word pieces, 3 student seeds; paper: the paper's settings; smoke: "
+                        "tiny, ~1 min")
     p.add_argument("--output-dir", default="saved_models", help="root of run artifacts (default: saved_models)")
     p.add_argument("--run-id", type=cli.plain_name("run id"), help="run directory name (default: the profile)")
     p.add_argument("--task", choices=["multi_label", "single_label"], help="task type of custom data")
@@ -121,7 +122,7 @@ def parser():
     g.add_argument("--max-docs", type=int, help="use only the first N documents of each split (and of --unlabeled)")
     g.add_argument("--augment-multiplier", type=int,
                    help="transfer set of about N × train (original + augmented copies, teacher logits) for the "
-                        "distilled students; 1: none (quick default). Paper: 3 Reuters, 4 IMDB/AAPD, 1 Yelp")
+                        "distilled students; 1: none. Default, as in the paper: 3 Reuters, 4 IMDB/AAPD, 1 Yelp")
     g.add_argument("--beam-args", type=shlex.split, default=None,
                    help='Beam options for the transfer set, e.g. "--direct_num_workers=4" (default: '
                         "DirectRunner, one process per core)")

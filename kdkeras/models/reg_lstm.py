@@ -13,6 +13,9 @@ from keras import layers, ops
 
 from kdkeras.embeddings import initializer
 
+# The layers that carry the weights, in order: readers of a trained student (the TFLite export) find them by name.
+LAYER_NAMES = ("embedding", "bilstm", "logits")
+
 
 @keras.saving.register_keras_serializable(package="kdkeras")
 class EmbeddingDropout(layers.Layer):
@@ -194,17 +197,17 @@ def build_reg_lstm(
     init = initializer(embeddings, seed)
     x = layers.Embedding(
         vocabulary_size, embedding_dim, embeddings_initializer=init, mask_zero=True,
-        trainable=trainable_embeddings, name="embedding",
+        trainable=trainable_embeddings, name=LAYER_NAMES[0],
     )(token_ids)
     x = EmbeddingDropout(vocabulary_size, embedding_dropout, seed=seed, name="embedding_dropout")(
         [x, token_ids]
     )
     lstm = WeightDropLSTM(hidden_dim, weight_drop=weight_drop, seed=seed, return_sequences=True)
-    x = layers.Bidirectional(lstm, name="bilstm")(x)
+    x = layers.Bidirectional(lstm, name=LAYER_NAMES[1])(x)
     x = layers.ReLU()(x)
     x = MaskedMaxOverTime(name="max_over_time")(x)
     x = layers.Dropout(dropout, seed=seed)(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    logits = layers.Dense(num_classes, name=LAYER_NAMES[2])(x)
     return keras.Model(token_ids, logits, name=name)
 
 
