@@ -1,4 +1,4 @@
-"""Teacher cost: `python -m pipelines.benchmark_teacher --sequence-lengths 128,256`.
+"""Teacher cost: `python -m pipelines.benchmark_teacher --sequence-lengths 128,256 [--backbone-dropouts 0.1,0]`.
 
 Measures what length-bucketed batches (`kdkeras.buckets`) save the DocBERT
 teacher on a dataset's train split: word-piece slots computed per epoch with
@@ -6,6 +6,12 @@ every batch padded to the sequence length versus cut to its bucket, and the
 measured throughput of training steps and of inference in both modes, in
 real (non-padding) word pieces per second. Training steps start from the
 same backbone and are timed after a warm-up (XLA compiles each shape once).
+
+With `--backbone-dropouts` it times instead a training step at each rate
+of dropout inside the backbone (`TeacherTrainer(backbone_dropout=...)`),
+the models taking turns on the same batches so that other load on the
+machine weighs on every rate alike (default file
+`docs/results/teacher_dropout_cost_<dataset>.json`).
 
 Writes a JSON results file (default `docs/results/teacher_cost_<dataset>.json`).
 """
@@ -97,6 +103,58 @@ def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16
     return row
 
 
+def measure_dropout(texts, labels, multi_label, sequence_length, rates, steps=8, rounds=3, batch_size=16,
+                    backbone="minilm", seed=0, log=print):
+    """Training-step time at each backbone dropout rate on the same length-bucketed batches; returns a dict.
+
+    Every model first trains on one batch of each shape (XLA compiles it),
+    then the models take turns: in each of `rounds` rounds each one runs
+    the same `steps` batches. Reported per rate: the median round, as
+    seconds per step and real word pieces per second.
+    """
+    import keras
+    import numpy as np
+
+    from kdkeras import buckets, training
+    from kdkeras.distillation import task_loss
+    from kdkeras.models import DocBERT, load_backbone
+
+    _, preprocessor = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
+    encoded = buckets.encode(texts, preprocessor)
+    bucketed = buckets.training_batches(encoded, batch_size, seed, epoch=0)
+    y = training.targets(np.asarray(labels), multi_label)
+    rng = np.random.default_rng(seed)
+    sample = [bucketed[i] for i in rng.permutation(len(bucketed)) if len(bucketed[i]) == batch_size][:steps]
+    batches = [(encoded.batch(b), y[b]) for b in sample]
+    shapes = {}
+    for b in sample:
+        shapes.setdefault(encoded.cut_length(b), b)
+    warm = [(encoded.batch(b), y[b]) for b in shapes.values()]
+    models = {}
+    for rate in rates:
+        keras.utils.set_random_seed(seed)
+        backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed, dropout=rate)
+        model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
+        _timed_steps(model, warm, len(warm))
+        models[rate] = model
+    seconds = {rate: [] for rate in rates}
+    for _ in range(rounds):
+        for rate, model in models.items():
+            seconds[rate].append(_timed_steps(model, batches, 0))
+    real = int(sum(encoded.lengths[b].sum() for b in sample))
+    rows = []
+    for rate in rates:
+        median = float(np.median(seconds[rate]))
+        rows.append({"backbone_dropout": rate, "seconds_per_step": round(median / len(batches), 3),
+                     "real_word_pieces_per_s": round(real / median, 1),
+                     "round_seconds": [round(t, 2) for t in seconds[rate]]})
+        log(f"[teacher dropout] MSL {sequence_length}, backbone dropout {rate:g}: "
+            f"{median / len(batches):.3f} s/step, {real / median:,.0f} real word pieces/s")
+    return {"sequence_length": sequence_length, "steps": len(batches), "rounds": rounds,
+            "real_word_pieces": real, "slots": int(encoded.padded_count(sample)), "rates": rows}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m pipelines.benchmark_teacher", description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="reuters")
@@ -105,7 +163,11 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=24, help="timed training steps per mode")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--backbone", default="minilm")
-    p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json)")
+    p.add_argument("--backbone-dropouts", metavar="R1,R2,...",
+                   help="time a training step at each backbone dropout rate instead (the first is the reference)")
+    p.add_argument("--rounds", type=int, default=3, help="with --backbone-dropouts: timed rounds per rate")
+    p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json, "
+                                    "teacher_dropout_cost_<dataset>.json with --backbone-dropouts)")
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
@@ -115,11 +177,23 @@ def main(argv=None):
 
     spec = registry.get_dataset(args.dataset)
     train = registry.load_dataset(spec, args.data_dir)[0]["train"]
-    rows = [measure(train.texts, train.labels, spec.multi_label, int(length), args.steps, args.batch_size,
-                    args.backbone) for length in args.sequence_lengths.split(",")]
+    lengths = [int(length) for length in args.sequence_lengths.split(",")]
+    if args.backbone_dropouts:
+        rates = [float(r) for r in args.backbone_dropouts.split(",")]
+        rows = [measure_dropout(train.texts, train.labels, spec.multi_label, length, rates, args.steps, args.rounds,
+                                args.batch_size, args.backbone) for length in lengths]
+        for row in rows:
+            reference = row["rates"][0]["seconds_per_step"]
+            for rate in row["rates"]:
+                rate["step_saving"] = round(1 - rate["seconds_per_step"] / reference, 4)
+        name = "teacher_dropout_cost"
+    else:
+        rows = [measure(train.texts, train.labels, spec.multi_label, length, args.steps, args.batch_size,
+                        args.backbone) for length in lengths]
+        name = "teacher_cost"
     result = {"dataset": args.dataset, "command": cli.command_line("pipelines.benchmark_teacher", argv),
               "batch_size": args.batch_size, "backbone": args.backbone, "cpu_count": os.cpu_count(), "rows": rows}
-    output = args.output or os.path.join("docs", "results", f"teacher_cost_{args.dataset}.json")
+    output = args.output or os.path.join("docs", "results", f"{name}_{args.dataset}.json")
     os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
     write_json(output, result)
     print(json.dumps(result, indent=2))

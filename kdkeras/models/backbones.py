@@ -90,7 +90,7 @@ def tiny_tokenizer(texts, vocabulary_size=2000):
                                           special_tokens_in_strings=True)
 
 
-def load_backbone(name, sequence_length, train_texts=None, seed=0):
+def load_backbone(name, sequence_length, train_texts=None, seed=0, dropout=None):
     """Loads a BERT backbone and a matching text preprocessor.
 
     Args:
@@ -99,6 +99,9 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0):
         train_texts: training documents, only used to learn the `"tiny"`
             vocabulary.
         seed: initialisation seed for `"tiny"`.
+        dropout: dropout rate inside the backbone (embeddings, attention
+            probabilities, feed-forward outputs); None keeps the
+            checkpoint's (0.1 for BERT and MiniLM). Training only.
 
     Returns:
         `(backbone, preprocessor)`: a `keras_hub.models.BertBackbone` and a
@@ -120,11 +123,12 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0):
             vocabulary_size=tokenizer.vocabulary_size(),
             max_sequence_length=max(sequence_length, 16),
             **TINY_CONFIG,
+            **({} if dropout is None else {"dropout": dropout}),
         )
     else:
         handle = resolve(name)
         try:
-            backbone = keras_hub.models.BertBackbone.from_preset(handle)
+            backbone = keras_hub.models.BertBackbone.from_preset(handle, **({} if dropout is None else {"dropout": dropout}))
             # HF's uncased BERT strips accents; KerasHub's tokenizer does not by default.
             tokenizer = keras_hub.models.BertTokenizer.from_preset(handle)
             tokenizer = keras_hub.models.BertTokenizer(

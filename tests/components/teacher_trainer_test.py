@@ -59,5 +59,14 @@ def test_reused_until_its_parameters_change(tiny_examples, tiny_teacher):
     assert again.uri == tiny_teacher.uri and any("up to date" in line for line in lines)
     base = TeacherTrainer(**smoke_settings()).fingerprint({"examples": tiny_examples})
     assert base == tiny_teacher.fingerprint
-    for change in (dict(epochs=2), dict(sequence_length=16), dict(seed=1), dict(windows=2)):
+    for change in (dict(epochs=2), dict(sequence_length=16), dict(seed=1), dict(windows=2), dict(backbone_dropout=0.0)):
         assert TeacherTrainer(**{**smoke_settings(), **change}).fingerprint({"examples": tiny_examples}) != base
+    # The checkpoint's dropout (None) keeps the fingerprint teachers had before the option existed.
+    assert "backbone_dropout" not in TeacherTrainer(**smoke_settings()).fingerprint_parameters()
+
+
+def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
+    teacher = TeacherTrainer(**smoke_settings(), backbone_dropout=0.0).run({"examples": tiny_examples}, str(tmp_path),
+                                                                          log=quiet)
+    model, _ = load_teacher(teacher)
+    assert model.backbone.get_config()["dropout"] == 0.0

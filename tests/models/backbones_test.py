@@ -104,6 +104,13 @@ def test_tiny_backbone_learns_vocabulary():
     assert preprocessor.tokenizer.token_to_id("oil") > 0
 
 
+def test_dropout_overrides_the_backbones_own():
+    texts = ["oil prices rose", "wheat exports fell", "the dollar gained"] * 20
+    default, _ = backbones.load_backbone("tiny", 16, train_texts=texts)
+    without, _ = backbones.load_backbone("tiny", 16, train_texts=texts, dropout=0.0)
+    assert default.get_config()["dropout"] == 0.1 and without.get_config()["dropout"] == 0.0
+
+
 def test_bad_backbone_names(tmp_path):
     with pytest.raises(backbones.BackboneError, match="not found"):
         backbones.load_backbone(str(tmp_path / "missing"), 16)
