@@ -203,6 +203,19 @@ def teacher_cost_table(result):
     return "\n".join(lines)
 
 
+def teacher_dropout_table(result):
+    """Markdown table of a `pipelines.benchmark_teacher --backbone-dropouts` file: a training step per rate."""
+    lines = ["| MSL | backbone dropout | s / step | real wp/s | step saved |", "|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        for rate in r["rates"]:
+            lines.append(f"| {r['sequence_length']} | {rate['backbone_dropout']:g} | {rate['seconds_per_step']:.3f} | "
+                         f"{rate['real_word_pieces_per_s']:,.0f} | {100 * rate.get('step_saving', 0):.0f} % |")
+    row = result["rows"][0]
+    lines.append(f"\n{row['steps']} batches of {result['batch_size']}, {row['rounds']} rounds taken in turns, medians; "
+                 f"{result['cpu_count']} CPU cores.")
+    return "\n".join(lines)
+
+
 def predict_table(result):
     """Markdown table of a `pipelines.benchmark_predict` file: bulk prediction from a file per student and format."""
     lines = ["| student | format | documents | docs/s (in-process) | model load s | CLI wall s |",
@@ -271,6 +284,8 @@ KINDS = (
                                  f"every {r['stride']} word pieces ({r['metric']})", None, windows_table),
     ("teacher_cost_*.json", lambda r: f"teacher cost with and without length buckets ({r['dataset']}, "
                                       f"{r['backbone']})", None, teacher_cost_table),
+    ("teacher_dropout_cost_*.json", lambda r: f"teacher training step by dropout inside the backbone "
+                                              f"({r['dataset']}, {r['backbone']})", None, teacher_dropout_table),
     ("predict_*.json", lambda r: r["title"], None, predict_table),
     ("train_speed_*.json", lambda r: f"student training speed ({r['dataset']}, {r['profile']} profile)", None,
      train_speed_table),

@@ -105,6 +105,19 @@ def test_lstm_step_cost_table_comes_from_the_file(tmp_path):
     assert "unrolled:" not in text
 
 
+def test_teacher_dropout_table_comes_from_the_file(tmp_path):
+    rate = lambda r, s, saving: {"backbone_dropout": r, "seconds_per_step": s, "real_word_pieces_per_s": 900.0 / s,  # noqa: E731
+                                 "round_seconds": [8 * s], "step_saving": saving}
+    (tmp_path / "teacher_dropout_cost_reuters.json").write_text(json.dumps(
+        {"dataset": "reuters", "backbone": "minilm", "batch_size": 16, "cpu_count": 2, "command": "cmd",
+         "rows": [{"sequence_length": 64, "steps": 8, "rounds": 3, "real_word_pieces": 7168, "slots": 7424,
+                   "rates": [rate(0.1, 2.5, 0.0), rate(0.0, 2.0, 0.2)]}]}))
+    text = results.render(str(tmp_path))
+    assert "### teacher_dropout_cost_reuters: teacher training step by dropout inside the backbone (reuters, minilm)" in text
+    assert "| 64 | 0 | 2.000 | 450 | 20 % |" in text and "| 64 | 0.1 | 2.500 | 360 | 0 % |" in text
+    assert "8 batches of 16, 3 rounds taken in turns, medians; 2 CPU cores." in text
+
+
 def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):
     result = {"dataset": "reuters", "metric": "micro_f1", "profile": "reference", "command": "cmd",
               "models": {"teacher": {"dev": 90.0, "test": 88.0, "params": 1_000_000}},
