@@ -60,18 +60,60 @@ def fit(kind, train, multi_label, *, C=1.0, seed=0):
     return make_baseline(kind, multi_label, C, seed).fit(train.texts, y), columns
 
 
-def select_and_fit(kind, train, dev, multi_label, grid=None, seed=0):
-    """Fits one model per C in `grid` (see `fit`), keeps the best on dev.
+def next_C(scores, grid, extend):
+    """The next inverse L2 strength to try: one tenfold step past the edge of the tried values where dev still improves.
+
+    A C search over a fixed grid can end on its edge, the best dev score at
+    the smallest or largest value: how much regularisation is right depends
+    on the data's size and noise, and on the targets. This steps on in that
+    direction while the edge value is strictly better than every other
+    tried, at most `extend` steps past `grid`.
+
+    Args:
+        scores: dev score by the C values tried so far.
+        grid: the grid the search started from.
+        extend: the most tenfold steps past either end of `grid` (0: none;
+            a one-value grid is never extended).
+
+    Returns:
+        `[C]` to try next, or `[]` when the search is done.
+
+    Example:
+    >>> next_C({10.0: 80.0, 100.0: 79.0, 1000.0: 78.0}, (10.0, 100.0, 1000.0), 3)
+    [1.0]
+    """
+    tried = sorted(scores)
+    if len(tried) < 2:
+        return []
+    top = max(scores.values())
+    low, high = tried[0], tried[-1]
+    if scores[low] == top > max(scores[c] for c in tried[1:]) and low > min(grid) / 10.0**extend * 1.0001:
+        return [low / 10.0]
+    if scores[high] == top > max(scores[c] for c in tried[:-1]) and high < max(grid) * 10.0**extend / 1.0001:
+        return [high * 10.0]
+    return []
+
+
+def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0):
+    """Fits one model per C in `grid` (see `fit`) and keeps the best on dev.
+
+    When the best C is at an edge of the values tried and still improving,
+    the search goes on tenfold that way (`next_C`, at most `extend` steps).
 
     Returns:
         `(model, C, dev_score, columns)`.
     """
-    best = None
-    for C in grid or DEFAULT_GRID[kind]:
+    grid = tuple(grid or DEFAULT_GRID[kind])
+    best, scores, pending = None, {}, list(grid)
+    while pending:
+        C = pending.pop(0)
         model, columns = fit(kind, train, multi_label, C=C, seed=seed)
-        score = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label), multi_label)
-        if best is None or score > best[2]:
-            best = (model, C, score, columns)
+        scores[C] = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label),
+                                  multi_label)
+        if best is None or scores[C] > best[2]:
+            best = (model, C, scores[C], columns)
+        if not pending:
+            pending = next_C(scores, grid, extend)
     return best
 
 

@@ -15,7 +15,8 @@ def test_baselines_learn_toy_tasks():
         train, dev, test = (split(n, s, multi_label) for n, s in ((200, 0), (50, 1), (50, 2)))
         for kind in baselines.KINDS:
             model, C, dev_score, columns = baselines.select_and_fit(kind, train, dev, multi_label)
-            assert C in baselines.DEFAULT_GRID[kind] and dev_score > 90
+            grid = baselines.DEFAULT_GRID[kind]
+            assert min(grid) / 1000 <= C <= max(grid) * 1000 and dev_score > 90
             logits = baselines.logits(model, columns, test.texts, 3, multi_label)
             assert metrics.score(test.labels, logits, multi_label) > 90
 
@@ -26,3 +27,16 @@ def test_labels_missing_from_train_are_never_predicted():
     model, _, _, columns = baselines.select_and_fit("svm", train, dev, True)
     assert list(columns) == [0, 1]
     assert (baselines.logits(model, columns, dev.texts, 3, True)[:, 2] < 0).all()
+
+
+def test_the_C_search_goes_past_a_grid_that_is_too_strong():
+    train, dev = split(200, 0), split(50, 1)
+    scores = {}
+    for C in (1e-4, 1e-3):
+        model, columns = baselines.fit("lr", train, True, C=C)
+        scores[C] = metrics.score(dev.labels, baselines.logits(model, columns, dev.texts, 3, True), True)
+    assert scores[1e-3] > scores[1e-4]  # still improving at the top of this grid
+    _, C, dev_score, _ = baselines.select_and_fit("lr", train, dev, True, grid=(1e-4, 1e-3))
+    assert C > 1e-3 and dev_score > scores[1e-3]
+    _, C, _, _ = baselines.select_and_fit("lr", train, dev, True, grid=(1e-4, 1e-3), extend=0)
+    assert C == 1e-3

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from kdkeras.baselines import next_C
+
 
 def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_lr"):
     """Builds a linear classifier over L2-normalised tf-idf vectors.
@@ -98,25 +100,6 @@ def row_weights(labeled, alpha):
     if labeled is None:
         return None
     return np.where(np.asarray(labeled, bool), 1.0, alpha / (1.0 + alpha))
-
-
-def _next_C(scores, grid, extend):
-    """`[C]` one tenfold step past the edge of the tried values where dev still improves, or `[]`.
-
-    Steps down when the smallest `C` tried is strictly the best and better
-    than the next one up, up likewise, and never more than `extend` steps
-    past `grid` in either direction.
-    """
-    tried = sorted(scores)
-    if len(tried) < 2:
-        return []
-    top = max(scores.values())
-    low, high = tried[0], tried[-1]
-    if scores[low] == top > max(scores[c] for c in tried[1:]) and low > min(grid) / 10.0 ** extend * 1.0001:
-        return [low / 10.0]
-    if scores[high] == top > max(scores[c] for c in tried[:-1]) and high < max(grid) * 10.0 ** extend / 1.0001:
-        return [high * 10.0]
-    return []
 
 
 def _fit_weights(x, targets, multi_label, C, seed, weights=None):
@@ -223,7 +206,7 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
         if best is None or scores[C] > scores[best[0]]:
             best = (C, kernel, bias)
         if not pending:
-            pending = _next_C(scores, grid, extend)
+            pending = next_C(scores, grid, extend)
     layer.kernel.assign(best[1])
     layer.bias.assign(best[2])
     return {"C": best[0], "dev_score": scores[best[0]], "dev_by_C": {f"{c:g}": s for c, s in scores.items()}}

@@ -5,7 +5,8 @@ import pytest
 
 from kdkeras.data.hedwig import Split
 from kdkeras.models import build_tfidf_lr, fit_tfidf_lr
-from kdkeras.models.tfidf_lr import _next_C, row_weights, soft_targets
+from kdkeras.baselines import next_C
+from kdkeras.models.tfidf_lr import row_weights, soft_targets
 from kdkeras.text import WordTokenizer
 from tests.distillation.losses_test import np_bernoulli_kl, np_categorical_kl, np_softmax
 
@@ -96,13 +97,13 @@ def test_exact_fit_learns_and_follows_the_teacher(multi_label):
 
 def test_next_C_steps_past_an_edge_that_still_improves():
     grid = (10.0, 100.0, 1000.0)
-    assert _next_C({10.0: 80, 100.0: 79, 1000.0: 78}, grid, 3) == [1.0]
-    assert _next_C({10.0: 78, 100.0: 79, 1000.0: 80}, grid, 3) == [10000.0]
-    assert _next_C({10.0: 78, 100.0: 80, 1000.0: 79}, grid, 3) == []  # the best is inside
-    assert _next_C({10.0: 80, 100.0: 80, 1000.0: 79}, grid, 3) == []  # a tie at the edge: not improving
-    assert _next_C({0.01: 81, 0.1: 80, 10.0: 70}, grid, 3) == []  # three steps down already
-    assert _next_C({10.0: 80, 100.0: 79}, grid, 0) == []
-    assert _next_C({10.0: 80}, (10.0,), 3) == []  # one value: no direction to go
+    assert next_C({10.0: 80, 100.0: 79, 1000.0: 78}, grid, 3) == [1.0]
+    assert next_C({10.0: 78, 100.0: 79, 1000.0: 80}, grid, 3) == [10000.0]
+    assert next_C({10.0: 78, 100.0: 80, 1000.0: 79}, grid, 3) == []  # the best is inside
+    assert next_C({10.0: 80, 100.0: 80, 1000.0: 79}, grid, 3) == []  # a tie at the edge: not improving
+    assert next_C({0.01: 81, 0.1: 80, 10.0: 70}, grid, 3) == []  # three steps down already
+    assert next_C({10.0: 80, 100.0: 79}, grid, 0) == []
+    assert next_C({10.0: 80}, (10.0,), 3) == []  # one value: no direction to go
 
 
 @pytest.mark.parametrize("multi_label", [True, False])
