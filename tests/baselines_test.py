@@ -40,3 +40,14 @@ def test_the_C_search_goes_past_a_grid_that_is_too_strong():
     assert C > 1e-3 and dev_score > scores[1e-3]
     _, C, _, _ = baselines.select_and_fit("lr", train, dev, True, grid=(1e-4, 1e-3), extend=0)
     assert C == 1e-3
+
+
+def test_next_C_steps_past_an_edge_that_still_improves():
+    grid = (10.0, 100.0, 1000.0)
+    assert baselines.next_C({10.0: 80, 100.0: 79, 1000.0: 78}, grid, 3) == [1.0]
+    assert baselines.next_C({10.0: 78, 100.0: 79, 1000.0: 80}, grid, 3) == [10000.0]
+    assert baselines.next_C({10.0: 78, 100.0: 80, 1000.0: 79}, grid, 3) == []  # the best is inside
+    assert baselines.next_C({10.0: 80, 100.0: 80, 1000.0: 79}, grid, 3) == []  # a tie at the edge: not improving
+    assert baselines.next_C({0.01: 81, 0.1: 80, 10.0: 70}, grid, 3) == []  # three steps down already
+    assert baselines.next_C({10.0: 80, 100.0: 79}, grid, 0) == []
+    assert baselines.next_C({10.0: 80}, (10.0,), 3) == []  # one value: no direction to go

@@ -5,7 +5,6 @@ import pytest
 
 from kdkeras.data.hedwig import Split
 from kdkeras.models import build_tfidf_lr, fit_tfidf_lr
-from kdkeras.baselines import next_C
 from kdkeras.models.tfidf_lr import row_weights, soft_targets
 from kdkeras.text import WordTokenizer
 from tests.distillation.losses_test import np_bernoulli_kl, np_categorical_kl, np_softmax
@@ -76,11 +75,16 @@ def _toy(multi_label, n=120, seed=0):
     return Split(texts, np.asarray(labels), "toy")
 
 
-@pytest.mark.parametrize("multi_label", [True, False])
-def test_exact_fit_learns_and_follows_the_teacher(multi_label):
+def _toy_fit_inputs(multi_label):
+    """Toy train and dev splits, their tf-idf tokenizer and an untrained LR: `(train, dev, tokenizer, model)`."""
     train, dev = _toy(multi_label), _toy(multi_label, 60, 1)
     tokenizer = WordTokenizer.adapt(train.texts, 100, output_mode="tf_idf")
-    model = build_tfidf_lr(tokenizer.vocabulary_size, 3)
+    return train, dev, tokenizer, build_tfidf_lr(tokenizer.vocabulary_size, 3)
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_exact_fit_learns_and_follows_the_teacher(multi_label):
+    train, dev, tokenizer, model = _toy_fit_inputs(multi_label)
     result = fit_tfidf_lr(model, tokenizer, train, dev, multi_label, grid=(1.0, 10.0), extend=0)
     assert result["dev_score"] > 90 and result["C"] in (1.0, 10.0) and set(result["dev_by_C"]) == {"1", "10"}
     logits = np.asarray(model(np.asarray(tokenizer(dev.texts))))
@@ -95,23 +99,10 @@ def test_exact_fit_learns_and_follows_the_teacher(multi_label):
     assert kd_logits[0] - kd_logits[1] > plain_logits[0] - plain_logits[1]
 
 
-def test_next_C_steps_past_an_edge_that_still_improves():
-    grid = (10.0, 100.0, 1000.0)
-    assert next_C({10.0: 80, 100.0: 79, 1000.0: 78}, grid, 3) == [1.0]
-    assert next_C({10.0: 78, 100.0: 79, 1000.0: 80}, grid, 3) == [10000.0]
-    assert next_C({10.0: 78, 100.0: 80, 1000.0: 79}, grid, 3) == []  # the best is inside
-    assert next_C({10.0: 80, 100.0: 80, 1000.0: 79}, grid, 3) == []  # a tie at the edge: not improving
-    assert next_C({0.01: 81, 0.1: 80, 10.0: 70}, grid, 3) == []  # three steps down already
-    assert next_C({10.0: 80, 100.0: 79}, grid, 0) == []
-    assert next_C({10.0: 80}, (10.0,), 3) == []  # one value: no direction to go
-
-
 @pytest.mark.parametrize("multi_label", [True, False])
 def test_exact_fit_extends_the_grid_while_dev_improves(multi_label):
     # C = 0.01 leaves the weights near 0; 0.1 is better, so the fit looks a step past the grid.
-    train, dev = _toy(multi_label), _toy(multi_label, 60, 1)
-    tokenizer = WordTokenizer.adapt(train.texts, 100, output_mode="tf_idf")
-    model = build_tfidf_lr(tokenizer.vocabulary_size, 3)
+    train, dev, tokenizer, model = _toy_fit_inputs(multi_label)
     result = fit_tfidf_lr(model, tokenizer, train, dev, multi_label, grid=(0.01, 0.1), extend=3)
     scores = result["dev_by_C"]
     assert {"0.01", "0.1", "1"} <= set(scores) and len(scores) <= 5 and scores["0.1"] > scores["0.01"]
