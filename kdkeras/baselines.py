@@ -94,6 +94,24 @@ def next_C(scores, grid, extend):
     return []
 
 
+def C_values(grid, scores, extend):
+    """The C values of a search: `grid`, then `next_C`'s steps while the caller fills `scores`.
+
+    Args:
+        grid: the values tried first, in order.
+        scores: a dict the caller sets `scores[C]` in before asking for the next value.
+        extend: the most tenfold steps past either end of `grid` (see `next_C`).
+
+    Example:
+    >>> scores = {}
+    >>> for C in C_values((1.0, 10.0), scores, extend=3):
+    ...     scores[C] = dev_score(C)
+    """
+    yield from grid
+    while step := next_C(scores, grid, extend):
+        yield step[0]
+
+
 def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0):
     """Fits one model per C in `grid` (see `fit`) and keeps the best on dev.
 
@@ -103,17 +121,13 @@ def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0):
     Returns:
         `(model, C, dev_score, columns)`.
     """
-    grid = tuple(grid or DEFAULT_GRID[kind])
-    best, scores, pending = None, {}, list(grid)
-    while pending:
-        C = pending.pop(0)
+    best, scores = None, {}
+    for C in C_values(tuple(grid or DEFAULT_GRID[kind]), scores, extend):
         model, columns = fit(kind, train, multi_label, C=C, seed=seed)
         scores[C] = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label),
                                   multi_label)
         if best is None or scores[C] > best[2]:
             best = (model, C, scores[C], columns)
-        if not pending:
-            pending = next_C(scores, grid, extend)
     return best
 
 

@@ -55,7 +55,6 @@ def _is_recurrent(model):
     return any(isinstance(layer, keras.layers.RNN) for layer in model._flatten_layers(recursive=True))
 
 
-
 def fused_twin_supported(student):
     """Whether `student` is a reg-LSTM that `fused_twin` can rebuild (plain LSTM cells, the usual layers)."""
     try:

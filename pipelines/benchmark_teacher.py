@@ -35,15 +35,35 @@ def _timed_steps(model, batches, warmup):
     return time.perf_counter() - started
 
 
+def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=None):
+    """A fresh DocBERT from the backbone, compiled for timed `train_on_batch` steps with XLA."""
+    import keras
+
+    from kdkeras.distillation import task_loss
+    from kdkeras.models import DocBERT, load_backbone
+
+    keras.utils.set_random_seed(seed)
+    backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed, dropout=dropout)
+    model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
+    return model
+
+
+def _one_batch_per_shape(encoded, sample, y):
+    """Warm-up batches: one of every cut length in `sample` (XLA compiles each shape once)."""
+    shapes = {}
+    for b in sample:
+        shapes.setdefault(encoded.cut_length(b), b)
+    return [(encoded.batch(b), y[b]) for b in shapes.values()]
+
+
 def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16, backbone="minilm", seed=0,
             log=print):
     """Padding and throughput with and without length buckets at one sequence length; returns a dict."""
-    import keras
     import numpy as np
 
     from kdkeras import buckets, training
-    from kdkeras.distillation import task_loss
-    from kdkeras.models import DocBERT, load_backbone
+    from kdkeras.models import load_backbone
 
     _, preprocessor = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
     encoded = buckets.encode(texts, preprocessor)
@@ -63,18 +83,10 @@ def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16
     # The same documents in both modes: the first `steps` bucketed batches (a sample of all lengths).
     sample = [bucketed[i] for i in rng.permutation(len(bucketed))[:steps] if len(bucketed[i]) == batch_size]
     for mode in ("padded", "bucketed"):
-        keras.utils.set_random_seed(seed)
-        backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
-        model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label),
-                      jit_compile=True)
+        model = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed)
         if mode == "bucketed":
             batches = [(encoded.batch(b), y[b]) for b in sample]
-            # Warm-up: one batch of every shape in the sample (each shape compiles once).
-            shapes = {}
-            for b in sample:
-                shapes.setdefault(encoded.cut_length(b), b)
-            warm = [(encoded.batch(b), y[b]) for b in shapes.values()]
+            warm = _one_batch_per_shape(encoded, sample, y)
         else:
             batches = [({k: v[b] for k, v in encoded.inputs.items()}, y[b]) for b in sample]
             warm = batches[:1]
@@ -110,14 +122,13 @@ def measure_dropout(texts, labels, multi_label, sequence_length, rates, steps=8,
     Every model first trains on one batch of each shape (XLA compiles it),
     then the models take turns: in each of `rounds` rounds each one runs
     the same `steps` batches. Reported per rate: the median round, as
-    seconds per step and real word pieces per second.
+    seconds per step and real word pieces per second, and the share of a
+    step saved against the first rate.
     """
-    import keras
     import numpy as np
 
     from kdkeras import buckets, training
-    from kdkeras.distillation import task_loss
-    from kdkeras.models import DocBERT, load_backbone
+    from kdkeras.models import load_backbone
 
     _, preprocessor = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed)
     encoded = buckets.encode(texts, preprocessor)
@@ -126,29 +137,23 @@ def measure_dropout(texts, labels, multi_label, sequence_length, rates, steps=8,
     rng = np.random.default_rng(seed)
     sample = [bucketed[i] for i in rng.permutation(len(bucketed)) if len(bucketed[i]) == batch_size][:steps]
     batches = [(encoded.batch(b), y[b]) for b in sample]
-    shapes = {}
-    for b in sample:
-        shapes.setdefault(encoded.cut_length(b), b)
-    warm = [(encoded.batch(b), y[b]) for b in shapes.values()]
+    warm = _one_batch_per_shape(encoded, sample, y)
     models = {}
     for rate in rates:
-        keras.utils.set_random_seed(seed)
-        backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed, dropout=rate)
-        model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
-        _timed_steps(model, warm, len(warm))
-        models[rate] = model
+        models[rate] = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=rate)
+        _timed_steps(models[rate], warm, len(warm))
     seconds = {rate: [] for rate in rates}
     for _ in range(rounds):
         for rate, model in models.items():
             seconds[rate].append(_timed_steps(model, batches, 0))
     real = int(sum(encoded.lengths[b].sum() for b in sample))
-    rows = []
+    rows, reference = [], float(np.median(seconds[rates[0]]))
     for rate in rates:
         median = float(np.median(seconds[rate]))
         rows.append({"backbone_dropout": rate, "seconds_per_step": round(median / len(batches), 3),
                      "real_word_pieces_per_s": round(real / median, 1),
-                     "round_seconds": [round(t, 2) for t in seconds[rate]]})
+                     "round_seconds": [round(t, 2) for t in seconds[rate]],
+                     "step_saving": round(1 - median / reference, 4)})
         log(f"[teacher dropout] MSL {sequence_length}, backbone dropout {rate:g}: "
             f"{median / len(batches):.3f} s/step, {real / median:,.0f} real word pieces/s")
     return {"sequence_length": sequence_length, "steps": len(batches), "rounds": rounds,
@@ -182,10 +187,6 @@ def main(argv=None):
         rates = [float(r) for r in args.backbone_dropouts.split(",")]
         rows = [measure_dropout(train.texts, train.labels, spec.multi_label, length, rates, args.steps, args.rounds,
                                 args.batch_size, args.backbone) for length in lengths]
-        for row in rows:
-            reference = row["rates"][0]["seconds_per_step"]
-            for rate in row["rates"]:
-                rate["step_saving"] = round(1 - rate["seconds_per_step"] / reference, 4)
         name = "teacher_dropout_cost"
     else:
         rows = [measure(train.texts, train.labels, spec.multi_label, length, args.steps, args.batch_size,

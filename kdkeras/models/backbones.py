@@ -112,6 +112,7 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0, dropout=None)
     >>> backbone.hidden_dim
     384
     """
+    overrides = {} if dropout is None else {"dropout": dropout}
     if name == "tiny":
         if train_texts is None:
             raise BackboneError("the 'tiny' backbone needs training texts to learn its vocabulary")
@@ -123,12 +124,12 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0, dropout=None)
             vocabulary_size=tokenizer.vocabulary_size(),
             max_sequence_length=max(sequence_length, 16),
             **TINY_CONFIG,
-            **({} if dropout is None else {"dropout": dropout}),
+            **overrides,
         )
     else:
         handle = resolve(name)
         try:
-            backbone = keras_hub.models.BertBackbone.from_preset(handle, **({} if dropout is None else {"dropout": dropout}))
+            backbone = keras_hub.models.BertBackbone.from_preset(handle, **overrides)
             # HF's uncased BERT strips accents; KerasHub's tokenizer does not by default.
             tokenizer = keras_hub.models.BertTokenizer.from_preset(handle)
             tokenizer = keras_hub.models.BertTokenizer(

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from kdkeras.baselines import next_C
+from kdkeras.baselines import C_values
 
 
 def build_tfidf_lr(vocabulary_size, num_classes, l2=0.0, seed=None, name="tfidf_lr"):
@@ -195,9 +195,7 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
     targets = soft_targets(train.labels, multi_label, teacher_logits, alpha, labeled)
     weights = row_weights(labeled, alpha)
     layer, best, scores = model.get_layer("logits"), None, {}
-    pending = list(grid)
-    while pending:
-        C = pending.pop(0)
+    for C in C_values(tuple(grid), scores, extend):
         # The distillation objective is (1 + λ) times a cross-entropy: the same minimiser as C·(1 + λ).
         kernel, bias = _fit_weights(x, targets, multi_label, C * (1.0 + alpha), seed, weights)
         scores[C] = metrics.score(dev.labels, np.asarray(x_dev @ kernel) + bias, multi_label)
@@ -205,8 +203,6 @@ def fit_tfidf_lr(model, tokenizer, train, dev, multi_label, *, teacher_logits=No
             log(f"C={C:g}: dev {scores[C]:.2f}")
         if best is None or scores[C] > scores[best[0]]:
             best = (C, kernel, bias)
-        if not pending:
-            pending = next_C(scores, grid, extend)
     layer.kernel.assign(best[1])
     layer.bias.assign(best[2])
     return {"C": best[0], "dev_score": scores[best[0]], "dev_by_C": {f"{c:g}": s for c, s in scores.items()}}

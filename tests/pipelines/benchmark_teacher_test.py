@@ -20,4 +20,5 @@ def test_dropout_rates_take_turns_on_the_same_batches():
     assert [r["backbone_dropout"] for r in row["rates"]] == [0.1, 0.0]
     for rate in row["rates"]:
         assert len(rate["round_seconds"]) == 2 and rate["seconds_per_step"] > 0 and rate["real_word_pieces_per_s"] > 0
+    assert row["rates"][0]["step_saving"] == 0.0 and row["rates"][1]["step_saving"] < 1
     assert len(lines) == 2 and "backbone dropout 0:" in lines[1]
