@@ -39,7 +39,9 @@ class Evaluator(Component):
     data a document with no label above 0.5 gets its most probable label.
 
     The teacher is scored from the logits TeacherInference stored; each
-    student run is loaded from its artifact and run over the documents; runs
+    student run is loaded from its artifact and run over the documents (once,
+    however many keys name it: a distilled student with λ = 0 is its plain
+    twin's artifact); runs
     of one model over several seeds are summarised as mean ± std. Baseline
     scores are taken from the Baselines artifact. Outputs `evaluation.json`:
     `{"dataset", "metric", "models": {name: {"dev", "test", "params",
@@ -69,14 +71,17 @@ class Evaluator(Component):
                 "params": inputs["teacher"].metadata["results"]["params"],
             }
         }
-        runs = {}
+        runs, scored = {}, {}  # scored: artifact folder → its run (λ = 0 makes a distilled key the plain run)
         for key, artifact in inputs["students"].items():
-            student, tokenizer = load_student(artifact)
-            run = {}
-            for s, (split, _) in data.items():
-                logits = batches.predict_logits(student, tokenizer, split.texts, self.parameters["batch_size"])
-                run.update(_scores(split.labels, logits, multi_label, s))
-            run["params"] = student.count_params()
+            run = scored.get(os.path.realpath(artifact.uri))
+            if run is None:
+                student, tokenizer = load_student(artifact)
+                run = {}
+                for s, (split, _) in data.items():
+                    logits = batches.predict_logits(student, tokenizer, split.texts, self.parameters["batch_size"])
+                    run.update(_scores(split.labels, logits, multi_label, s))
+                run["params"] = student.count_params()
+                scored[os.path.realpath(artifact.uri)] = run
             runs.setdefault(key.split("/")[0], []).append(run)
         if "baselines" in inputs:
             for kind, scores in inputs["baselines"].metadata["results"].items():

@@ -68,3 +68,17 @@ def test_baselines_are_optional(tmp_path, upstream):
     assert set(result["models"]) == {"teacher", "lr"}
     with pytest.raises(TypeError, match="missing inputs \\['teacher'\\]"):
         Evaluator().run({k: v for k, v in inputs.items() if k != "teacher"}, str(tmp_path / "x"), log=quiet)
+
+
+def test_an_artifact_named_twice_is_scored_once(tmp_path, upstream, monkeypatch):
+    # λ = 0 chosen on dev: the distilled student's key names the plain student's artifact.
+    _, inputs = upstream
+    plain = inputs["students"]["lr/seed0"]
+    calls = []
+    predict = batches.predict_logits
+    monkeypatch.setattr(batches, "predict_logits", lambda *a, **k: calls.append(1) or predict(*a, **k))
+    students = {"lr/seed0": plain, "kd_lr/seed0": plain}
+    result = Evaluator().run({**inputs, "students": students}, str(tmp_path), log=quiet).metadata["results"]
+    assert len(calls) == 2  # dev and test, once
+    for split in ("dev", "test"):
+        assert result["models"]["kd_lr"][f"{split}_runs"] == result["models"]["lr"][f"{split}_runs"]
