@@ -32,6 +32,12 @@ class TeacherTrainer(Component):
             every attention probability cost a training step 9 % at 64
             word pieces and 19 % at 256 on CPU (`docs/results`
             `teacher_dropout_cost_reuters.json`).
+        freeze_embeddings: keep the backbone's word-piece, position and
+            segment embeddings at their pre-trained weights (half of
+            MiniLM-L6's weights: no gradient, no optimizer update).
+        frozen_layers: keep this many transformer layers from the bottom
+            at their pre-trained weights too (no backward pass below the
+            lowest trained layer); see `kdkeras.models.backbones.freeze`.
         distribute: tf.distribute strategy name (None, "mirrored", ...).
         windows: read each document as up to this many overlapping windows
             of `sequence_length` word pieces, pooling their logits (1: truncate).
@@ -48,7 +54,7 @@ class TeacherTrainer(Component):
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
             distribute=None, windows=1, window_stride=None, window_pooling="mean", length_buckets=True,
-            backbone_dropout=None,
+            backbone_dropout=None, freeze_embeddings=False, frozen_layers=0,
         ),
         description="fine-tuned DocBERT teacher",
     )
@@ -58,8 +64,9 @@ class TeacherTrainer(Component):
         params = dict(self.parameters)
         if params["windows"] == 1:  # truncation
             params = {k: v for k, v in params.items() if not k.startswith("window")}
-        if params["backbone_dropout"] is None:  # the checkpoint's
-            del params["backbone_dropout"]
+        for key, neutral in (("backbone_dropout", None), ("freeze_embeddings", False), ("frozen_layers", 0)):
+            if params[key] == neutral and type(params[key]) is type(neutral):  # everything trains, as before
+                del params[key]
         return params
 
     def execute(self, inputs, output_dir, work_dir):
@@ -72,6 +79,7 @@ class TeacherTrainer(Component):
             backbone, preprocessor = backbones.load_backbone(
                 p["backbone"], p["sequence_length"], train_texts=train.texts, seed=p["seed"], dropout=p["backbone_dropout"]
             )
+            backbones.freeze(backbone, embeddings=p["freeze_embeddings"], layers=p["frozen_layers"])
             teacher = DocBERT(backbone, schema["num_classes"], dropout=p["dropout"], pooling=p["pooling"])
             model, transform = windows.wrap(teacher, preprocessor, p["windows"], p["window_stride"], p["window_pooling"])
             result = training.fit_teacher(

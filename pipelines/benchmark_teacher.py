@@ -1,4 +1,4 @@
-"""Teacher cost: `python -m pipelines.benchmark_teacher --sequence-lengths 128,256 [--backbone-dropouts 0.1,0]`.
+"""Teacher cost: `python -m pipelines.benchmark_teacher --sequence-lengths 128,256 [--backbone-dropouts 0.1,0 | --freeze none,embeddings]`.
 
 Measures what length-bucketed batches (`kdkeras.buckets`) save the DocBERT
 teacher on a dataset's train split: word-piece slots computed per epoch with
@@ -11,7 +11,10 @@ With `--backbone-dropouts` it times instead a training step at each rate
 of dropout inside the backbone (`TeacherTrainer(backbone_dropout=...)`),
 the models taking turns on the same batches so that other load on the
 machine weighs on every rate alike (default file
-`docs/results/teacher_dropout_cost_<dataset>.json`).
+`docs/results/teacher_dropout_cost_<dataset>.json`). With `--freeze` it
+does the same for parts of the backbone kept at their pre-trained weights
+(`TeacherTrainer(freeze_embeddings=..., frozen_layers=...)`, default file
+`docs/results/teacher_freeze_cost_<dataset>.json`).
 
 Writes a JSON results file (default `docs/results/teacher_cost_<dataset>.json`).
 """
@@ -35,15 +38,18 @@ def _timed_steps(model, batches, warmup):
     return time.perf_counter() - started
 
 
-def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=None):
+def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=None, freeze_embeddings=False,
+                      frozen_layers=0):
     """A fresh DocBERT from the backbone, compiled for timed `train_on_batch` steps with XLA."""
     import keras
 
     from kdkeras.distillation import task_loss
-    from kdkeras.models import DocBERT, load_backbone
+    from kdkeras.models import DocBERT, backbones
 
     keras.utils.set_random_seed(seed)
-    backbone_model, _ = load_backbone(backbone, sequence_length, train_texts=texts, seed=seed, dropout=dropout)
+    backbone_model, _ = backbones.load_backbone(backbone, sequence_length, train_texts=texts, seed=seed,
+                                                dropout=dropout)
+    backbones.freeze(backbone_model, embeddings=freeze_embeddings, layers=frozen_layers)
     model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
     model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
     return model
@@ -115,15 +121,50 @@ def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16
     return row
 
 
-def measure_dropout(texts, labels, multi_label, sequence_length, rates, steps=8, rounds=3, batch_size=16,
-                    backbone="minilm", seed=0, log=print):
-    """Training-step time at each backbone dropout rate on the same length-bucketed batches; returns a dict.
+VARIANT_KEYS = ("backbone_dropout", "freeze_embeddings", "frozen_layers")
+
+
+def variant_label(settings):
+    """A short name for a teacher variant, e.g. "dropout 0, embeddings + 2 layers frozen"."""
+    parts = []
+    if settings.get("backbone_dropout") is not None:
+        parts.append(f"dropout {settings['backbone_dropout']:g}")
+    embeddings, layers = settings.get("freeze_embeddings", False), settings.get("frozen_layers", 0)
+    if embeddings or layers:
+        frozen = [*(["embeddings"] if embeddings else []), *([f"{layers} layer{'s' * (layers > 1)}"] if layers else [])]
+        parts.append(" + ".join(frozen) + " frozen")
+    return ", ".join(parts) or "as trained by default"
+
+
+def parse_freeze(text):
+    """`--freeze` values: "none", "embeddings", "embeddings+K" or "K" → `{freeze_embeddings, frozen_layers}` dicts."""
+    variants = []
+    for item in text.split(","):
+        item = item.strip()
+        embeddings = item.startswith("embeddings")
+        rest = item[len("embeddings"):].lstrip("+") if embeddings else ("" if item == "none" else item)
+        try:
+            layers = int(rest) if rest else 0
+        except ValueError:
+            raise ValueError(f"--freeze: {item!r} is not none, embeddings, embeddings+K or K") from None
+        variants.append({"freeze_embeddings": embeddings, "frozen_layers": layers})
+    return variants
+
+
+def measure_variants(texts, labels, multi_label, sequence_length, variants, steps=8, rounds=3, batch_size=16,
+                     backbone="minilm", seed=0, log=print):
+    """Training-step time of teacher variants on the same length-bucketed batches; returns a dict.
+
+    Args:
+        variants: dicts of teacher settings (`VARIANT_KEYS`: backbone
+            dropout, frozen embeddings, frozen transformer layers); the
+            first is the reference.
 
     Every model first trains on one batch of each shape (XLA compiles it),
     then the models take turns: in each of `rounds` rounds each one runs
-    the same `steps` batches. Reported per rate: the median round, as
+    the same `steps` batches. Reported per variant: the median round, as
     seconds per step and real word pieces per second, and the share of a
-    step saved against the first rate.
+    step saved against the first variant.
     """
     import numpy as np
 
@@ -138,26 +179,34 @@ def measure_dropout(texts, labels, multi_label, sequence_length, rates, steps=8,
     sample = [bucketed[i] for i in rng.permutation(len(bucketed)) if len(bucketed[i]) == batch_size][:steps]
     batches = [(encoded.batch(b), y[b]) for b in sample]
     warm = _one_batch_per_shape(encoded, sample, y)
-    models = {}
-    for rate in rates:
-        models[rate] = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=rate)
-        _timed_steps(models[rate], warm, len(warm))
-    seconds = {rate: [] for rate in rates}
+    models = []
+    for settings in variants:
+        unknown = set(settings) - set(VARIANT_KEYS)
+        if unknown:
+            raise ValueError(f"unknown teacher variant settings {sorted(unknown)}; known: {', '.join(VARIANT_KEYS)}")
+        model = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed,
+                                  dropout=settings.get("backbone_dropout"),
+                                  freeze_embeddings=settings.get("freeze_embeddings", False),
+                                  frozen_layers=settings.get("frozen_layers", 0))
+        _timed_steps(model, warm, len(warm))
+        models.append(model)
+    seconds = [[] for _ in variants]
     for _ in range(rounds):
-        for rate, model in models.items():
-            seconds[rate].append(_timed_steps(model, batches, 0))
+        for k, model in enumerate(models):
+            seconds[k].append(_timed_steps(model, batches, 0))
     real = int(sum(encoded.lengths[b].sum() for b in sample))
-    rows, reference = [], float(np.median(seconds[rates[0]]))
-    for rate in rates:
-        median = float(np.median(seconds[rate]))
-        rows.append({"backbone_dropout": rate, "seconds_per_step": round(median / len(batches), 3),
-                     "real_word_pieces_per_s": round(real / median, 1),
-                     "round_seconds": [round(t, 2) for t in seconds[rate]],
-                     "step_saving": round(1 - median / reference, 4)})
-        log(f"[teacher dropout] MSL {sequence_length}, backbone dropout {rate:g}: "
+    rows, reference = [], float(np.median(seconds[0]))
+    for settings, model, times in zip(variants, models, seconds):
+        median = float(np.median(times))
+        row = {**settings, "label": variant_label(settings), "seconds_per_step": round(median / len(batches), 3),
+               "real_word_pieces_per_s": round(real / median, 1), "round_seconds": [round(t, 2) for t in times],
+               "step_saving": round(1 - median / reference, 4),
+               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
+        rows.append(row)
+        log(f"[teacher step] MSL {sequence_length}, {row['label']}: "
             f"{median / len(batches):.3f} s/step, {real / median:,.0f} real word pieces/s")
     return {"sequence_length": sequence_length, "steps": len(batches), "rounds": rounds,
-            "real_word_pieces": real, "slots": int(encoded.padded_count(sample)), "rates": rows}
+            "real_word_pieces": real, "slots": int(encoded.padded_count(sample)), "variants": rows}
 
 
 def main(argv=None):
@@ -170,9 +219,13 @@ def main(argv=None):
     p.add_argument("--backbone", default="minilm")
     p.add_argument("--backbone-dropouts", metavar="R1,R2,...",
                    help="time a training step at each backbone dropout rate instead (the first is the reference)")
-    p.add_argument("--rounds", type=int, default=3, help="with --backbone-dropouts: timed rounds per rate")
+    p.add_argument("--freeze", metavar="V1,V2,...",
+                   help="time a training step with each part of the backbone frozen instead: none, embeddings, "
+                        "embeddings+K (and the first K transformer layers) or K (the first is the reference)")
+    p.add_argument("--rounds", type=int, default=3, help="with --backbone-dropouts or --freeze: timed rounds per variant")
     p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json, "
-                                    "teacher_dropout_cost_<dataset>.json with --backbone-dropouts)")
+                                    "teacher_dropout_cost_<dataset>.json with --backbone-dropouts, "
+                                    "teacher_freeze_cost_<dataset>.json with --freeze)")
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
@@ -183,11 +236,17 @@ def main(argv=None):
     spec = registry.get_dataset(args.dataset)
     train = registry.load_dataset(spec, args.data_dir)[0]["train"]
     lengths = [int(length) for length in args.sequence_lengths.split(",")]
-    if args.backbone_dropouts:
-        rates = [float(r) for r in args.backbone_dropouts.split(",")]
-        rows = [measure_dropout(train.texts, train.labels, spec.multi_label, length, rates, args.steps, args.rounds,
-                                args.batch_size, args.backbone) for length in lengths]
-        name = "teacher_dropout_cost"
+    if args.backbone_dropouts or args.freeze:
+        if args.backbone_dropouts and args.freeze:
+            p.error("--backbone-dropouts and --freeze: one at a time")
+        try:
+            variants = (parse_freeze(args.freeze) if args.freeze else
+                        [{"backbone_dropout": float(r)} for r in args.backbone_dropouts.split(",")])
+        except ValueError as e:
+            p.error(str(e))
+        rows = [measure_variants(train.texts, train.labels, spec.multi_label, length, variants, args.steps,
+                                 args.rounds, args.batch_size, args.backbone) for length in lengths]
+        name = "teacher_freeze_cost" if args.freeze else "teacher_dropout_cost"
     else:
         rows = [measure(train.texts, train.labels, spec.multi_label, length, args.steps, args.batch_size,
                         args.backbone) for length in lengths]

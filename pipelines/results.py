@@ -203,13 +203,15 @@ def teacher_cost_table(result):
     return "\n".join(lines)
 
 
-def teacher_dropout_table(result):
-    """Markdown table of a `pipelines.benchmark_teacher --backbone-dropouts` file: a training step per rate."""
-    lines = ["| MSL | backbone dropout | s / step | real wp/s | step saved |", "|---:|---:|---:|---:|---:|"]
+def teacher_step_table(result):
+    """Markdown table of a `pipelines.benchmark_teacher --backbone-dropouts / --freeze` file: a training step per variant."""
+    lines = ["| MSL | teacher | s / step | real wp/s | step saved |", "|---:|---|---:|---:|---:|"]
     for r in result["rows"]:
-        for rate in r["rates"]:
-            lines.append(f"| {r['sequence_length']} | {rate['backbone_dropout']:g} | {rate['seconds_per_step']:.3f} | "
-                         f"{rate['real_word_pieces_per_s']:,.0f} | {100 * rate.get('step_saving', 0):.0f} % |")
+        variants = r.get("variants") or [{**rate, "label": f"backbone dropout {rate['backbone_dropout']:g}"}
+                                         for rate in r["rates"]]  # files written before --freeze
+        for v in variants:
+            lines.append(f"| {r['sequence_length']} | {v['label']} | {v['seconds_per_step']:.3f} | "
+                         f"{v['real_word_pieces_per_s']:,.0f} | {100 * v.get('step_saving', 0):.0f} % |")
     row = result["rows"][0]
     lines.append(f"\n{row['steps']} batches of {result['batch_size']}, {row['rounds']} rounds taken in turns, medians; "
                  f"{result['cpu_count']} CPU cores.")
@@ -285,7 +287,9 @@ KINDS = (
     ("teacher_cost_*.json", lambda r: f"teacher cost with and without length buckets ({r['dataset']}, "
                                       f"{r['backbone']})", None, teacher_cost_table),
     ("teacher_dropout_cost_*.json", lambda r: f"teacher training step by dropout inside the backbone "
-                                              f"({r['dataset']}, {r['backbone']})", None, teacher_dropout_table),
+                                              f"({r['dataset']}, {r['backbone']})", None, teacher_step_table),
+    ("teacher_freeze_cost_*.json", lambda r: f"teacher training step by the part of the backbone kept frozen "
+                                             f"({r['dataset']}, {r['backbone']})", None, teacher_step_table),
     ("predict_*.json", lambda r: r["title"], None, predict_table),
     ("train_speed_*.json", lambda r: f"student training speed ({r['dataset']}, {r['profile']} profile)", None,
      train_speed_table),

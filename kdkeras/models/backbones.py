@@ -152,6 +152,42 @@ def load_backbone(name, sequence_length, train_texts=None, seed=0, dropout=None)
     return backbone, preprocessor
 
 
+EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding", "embeddings_layer_norm")
+
+
+def freeze(backbone, *, embeddings=False, layers=0):
+    """Keeps the bottom of a BERT backbone at its pre-trained weights while the rest fine-tunes.
+
+    A frozen layer has no weight gradient and no optimizer update, and
+    below the lowest trainable layer nothing is back-propagated at all, so
+    a training step costs less: freezing the word-piece embeddings (half of
+    MiniLM-L6's weights) saves their optimizer update; freezing `layers`
+    transformer layers too saves their backward pass. Dropout inside frozen
+    layers still applies in training.
+
+    Args:
+        backbone: a `keras_hub.models.BertBackbone`.
+        embeddings: freeze the token, position and segment embeddings and
+            their layer normalisation.
+        layers: freeze this many transformer layers from the bottom (at most
+            `backbone.num_layers`).
+
+    Returns:
+        The names of the layers frozen.
+
+    Example:
+    >>> backbone, _ = load_backbone("minilm", 128)
+    >>> freeze(backbone, embeddings=True, layers=2)[-1]
+    'transformer_layer_1'
+    """
+    if not 0 <= layers <= backbone.num_layers:
+        raise ValueError(f"frozen layers must be between 0 and the backbone's {backbone.num_layers}, got {layers}")
+    names = [*(EMBEDDING_LAYERS if embeddings else ()), *(f"transformer_layer_{i}" for i in range(layers))]
+    for name in names:
+        backbone.get_layer(name).trainable = False
+    return names
+
+
 def save_preprocessor(preprocessor, directory):
     """Writes a BERT preprocessor's vocabulary and settings to `directory`."""
     os.makedirs(directory, exist_ok=True)

@@ -59,10 +59,12 @@ def test_reused_until_its_parameters_change(tiny_examples, tiny_teacher):
     assert again.uri == tiny_teacher.uri and any("up to date" in line for line in lines)
     base = TeacherTrainer(**smoke_settings()).fingerprint({"examples": tiny_examples})
     assert base == tiny_teacher.fingerprint
-    for change in (dict(epochs=2), dict(sequence_length=16), dict(seed=1), dict(windows=2), dict(backbone_dropout=0.0)):
+    for change in (dict(epochs=2), dict(sequence_length=16), dict(seed=1), dict(windows=2), dict(backbone_dropout=0.0),
+                   dict(freeze_embeddings=True), dict(frozen_layers=1)):
         assert TeacherTrainer(**{**smoke_settings(), **change}).fingerprint({"examples": tiny_examples}) != base
     # The checkpoint's dropout (None) keeps the fingerprint teachers had before the option existed.
     assert "backbone_dropout" not in TeacherTrainer(**smoke_settings()).fingerprint_parameters()
+    assert not {"freeze_embeddings", "frozen_layers"} & set(TeacherTrainer(**smoke_settings()).fingerprint_parameters())
 
 
 def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
@@ -70,3 +72,20 @@ def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
                                                                           log=quiet)
     model, _ = load_teacher(teacher)
     assert model.backbone.get_config()["dropout"] == 0.0
+
+
+def test_frozen_parts_of_the_backbone_keep_their_pretrained_weights(tmp_path, tiny_examples):
+    from kdkeras.models import load_backbone
+
+    settings = smoke_settings()
+    teacher = TeacherTrainer(**settings, freeze_embeddings=True, frozen_layers=1).run(
+        {"examples": tiny_examples}, str(tmp_path), log=quiet)
+    trained = load_teacher(teacher)[0].backbone
+    train, _ = read_split(tiny_examples, "train")
+    initial, _ = load_backbone("tiny", settings["sequence_length"], train_texts=train.texts, seed=settings.get("seed", 0))
+    same = lambda name: all(np.array_equal(a, b) for a, b in zip(  # noqa: E731
+        trained.get_layer(name).get_weights(), initial.get_layer(name).get_weights()))
+    assert same("token_embedding") and same("position_embedding") and same("transformer_layer_0")
+    assert not same("transformer_layer_1")  # the tiny backbone's top layer trained
+    with pytest.raises(ValueError, match="between 0 and the backbone's 2, got 3"):
+        TeacherTrainer(**settings, frozen_layers=3).run({"examples": tiny_examples}, str(tmp_path / "x"), log=quiet)

@@ -1,4 +1,4 @@
-"""benchmark_teacher: the backbone-dropout timing on a tiny backbone."""
+"""benchmark_teacher: the timing of teacher variants (backbone dropout, frozen layers) on a tiny backbone."""
 
 import numpy as np
 import pytest
@@ -9,16 +9,28 @@ WORDS = "oil wheat dollar prices rose fell exports gained tonnes shares".split()
 
 
 @pytest.mark.slow  # XLA compiles a train step per shape and rate
-def test_dropout_rates_take_turns_on_the_same_batches():
+def test_variants_take_turns_on_the_same_batches():
     rng = np.random.default_rng(0)
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(3, 30))) for _ in range(48)]
     labels = (rng.random((48, 3)) < 0.3).astype("int32")
     lines = []
-    row = benchmark_teacher.measure_dropout(texts, labels, True, 32, [0.1, 0.0], steps=3, rounds=2, batch_size=8,
-                                            backbone="tiny", log=lines.append)
+    variants = [{"backbone_dropout": 0.1}, {"backbone_dropout": 0.0},
+                {"freeze_embeddings": True, "frozen_layers": 1}]
+    row = benchmark_teacher.measure_variants(texts, labels, True, 32, variants, steps=3, rounds=2, batch_size=8,
+                                             backbone="tiny", log=lines.append)
     assert row["steps"] == 3 and row["rounds"] == 2 and 0 < row["real_word_pieces"] <= row["slots"]
-    assert [r["backbone_dropout"] for r in row["rates"]] == [0.1, 0.0]
-    for rate in row["rates"]:
-        assert len(rate["round_seconds"]) == 2 and rate["seconds_per_step"] > 0 and rate["real_word_pieces_per_s"] > 0
-    assert row["rates"][0]["step_saving"] == 0.0 and row["rates"][1]["step_saving"] < 1
-    assert len(lines) == 2 and "backbone dropout 0:" in lines[1]
+    assert [v["label"] for v in row["variants"]] == ["dropout 0.1", "dropout 0", "embeddings + 1 layer frozen"]
+    for v in row["variants"]:
+        assert len(v["round_seconds"]) == 2 and v["seconds_per_step"] > 0 and v["real_word_pieces_per_s"] > 0
+    assert row["variants"][0]["step_saving"] == 0.0 and row["variants"][1]["step_saving"] < 1
+    # The tiny backbone: 2 layers; frozen, the embeddings and one layer leave one layer and the head to train.
+    assert row["variants"][2]["trainable_params"] < row["variants"][0]["trainable_params"]
+    assert len(lines) == 3 and "dropout 0:" in lines[1]
+
+
+def test_freeze_values_parse():
+    assert benchmark_teacher.parse_freeze("none,embeddings,embeddings+2,3") == [
+        {"freeze_embeddings": False, "frozen_layers": 0}, {"freeze_embeddings": True, "frozen_layers": 0},
+        {"freeze_embeddings": True, "frozen_layers": 2}, {"freeze_embeddings": False, "frozen_layers": 3}]
+    with pytest.raises(ValueError, match="'embedding' is not none, embeddings"):
+        benchmark_teacher.parse_freeze("embedding")

@@ -114,8 +114,24 @@ def test_teacher_dropout_table_comes_from_the_file(tmp_path):
                    "rates": [rate(0.1, 2.5, 0.0), rate(0.0, 2.0, 0.2)]}]}))
     text = results.render(str(tmp_path))
     assert "### teacher_dropout_cost_reuters: teacher training step by dropout inside the backbone (reuters, minilm)" in text
-    assert "| 64 | 0 | 2.000 | 450 | 20 % |" in text and "| 64 | 0.1 | 2.500 | 360 | 0 % |" in text
+    assert "| 64 | backbone dropout 0 | 2.000 | 450 | 20 % |" in text
+    assert "| 64 | backbone dropout 0.1 | 2.500 | 360 | 0 % |" in text
     assert "8 batches of 16, 3 rounds taken in turns, medians; 2 CPU cores." in text
+
+
+def test_teacher_freeze_table_comes_from_the_file(tmp_path):
+    variant = lambda label, s, saving: {"label": label, "seconds_per_step": s,  # noqa: E731
+                                        "real_word_pieces_per_s": 900.0 / s, "round_seconds": [8 * s],
+                                        "step_saving": saving}
+    (tmp_path / "teacher_freeze_cost_reuters.json").write_text(json.dumps(
+        {"dataset": "reuters", "backbone": "minilm", "batch_size": 16, "cpu_count": 2, "command": "cmd",
+         "rows": [{"sequence_length": 64, "steps": 8, "rounds": 3, "real_word_pieces": 7168, "slots": 7424,
+                   "variants": [variant("as trained by default", 2.5, 0.0),
+                                variant("embeddings + 2 layers frozen", 1.5, 0.4)]}]}))
+    text = results.render(str(tmp_path))
+    assert ("### teacher_freeze_cost_reuters: teacher training step by the part of the backbone kept frozen "
+            "(reuters, minilm)") in text
+    assert "| 64 | embeddings + 2 layers frozen | 1.500 | 600 | 40 % |" in text
 
 
 def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):
