@@ -138,19 +138,8 @@ def parser():
     return p
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    cli.quiet_console(args)
-    # Imported here so that --help and argument errors are instant.
-    from kdkeras.data.hedwig import DataError
-    from kdkeras.models import ModelLoadError
-    from kdkeras.models.backbones import BackboneError
-    from components.lock import RunLockedError
-    from kdkeras.paths import OutputDirError, UnsafePathError
-    from pipelines import pipeline
-
-    spec = registry.get_dataset(args.dataset)
-    multi_label = None if args.task is None else args.task == "multi_label"
+def run_config(args, spec, multi_label=None):
+    """The run configuration: the profile's recipe for the dataset with the command line's overrides."""
     overrides = {
         "teacher": {"backbone": args.backbone, "epochs": args.teacher_epochs,
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
@@ -169,6 +158,23 @@ def main(argv=None):
                                   args.profile, overrides)
     if args.hidden_dim:
         config["students"]["lstm"]["hparams"]["hidden_dim"] = args.hidden_dim
+    return config
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    cli.quiet_console(args)
+    # Imported here so that --help and argument errors are instant.
+    from kdkeras.data.hedwig import DataError
+    from kdkeras.models import ModelLoadError
+    from kdkeras.models.backbones import BackboneError
+    from components.lock import RunLockedError
+    from kdkeras.paths import OutputDirError, UnsafePathError
+    from pipelines import pipeline
+
+    spec = registry.get_dataset(args.dataset)
+    multi_label = None if args.task is None else args.task == "multi_label"
+    config = run_config(args, spec, multi_label)
     try:
         report, run_dir = pipeline.run_pipeline(
             args.dataset, config, output_dir=args.output_dir, data_dir=args.data_dir, run_id=args.run_id,

@@ -175,13 +175,16 @@ def freeze(backbone, *, embeddings=False, layers=0):
     Returns:
         The names of the layers frozen.
 
+    Raises:
+        BackboneError: `layers` is not between 0 and the backbone's layer count.
+
     Example:
     >>> backbone, _ = load_backbone("minilm", 128)
     >>> freeze(backbone, embeddings=True, layers=2)[-1]
     'transformer_layer_1'
     """
     if not 0 <= layers <= backbone.num_layers:
-        raise ValueError(f"frozen layers must be between 0 and the backbone's {backbone.num_layers}, got {layers}")
+        raise BackboneError(f"frozen layers must be between 0 and the backbone's {backbone.num_layers}, got {layers}")
     names = [*(EMBEDDING_LAYERS if embeddings else ()), *(f"transformer_layer_{i}" for i in range(layers))]
     for name in names:
         backbone.get_layer(name).trainable = False

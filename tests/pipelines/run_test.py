@@ -233,6 +233,18 @@ def test_configs_follow_the_paper():
     assert run.parser().parse_args(["--dataset", "reuters"]).profile == "quick"
 
 
+def test_teacher_overrides_reach_the_run_config():
+    from kdkeras.data import registry
+
+    spec = registry.get_dataset("reuters")
+    args = run.parser().parse_args(["--dataset", "reuters", "--teacher-freeze-embeddings", "--teacher-frozen-layers", "3",
+                                    "--teacher-dropout", "0"])
+    teacher = run.run_config(args, spec)["teacher"]
+    assert (teacher["freeze_embeddings"], teacher["frozen_layers"], teacher["backbone_dropout"]) == (True, 3, 0.0)
+    default = run.run_config(run.parser().parse_args(["--dataset", "reuters"]), spec)["teacher"]
+    assert not {"freeze_embeddings", "frozen_layers", "backbone_dropout"} & set(default)  # the trainer's defaults
+
+
 def test_sweep_arguments():
     assert sweep.parse_assignment("alpha=0,0.5,true,random") == ("alpha", [0, 0.5, True, "random"])
     with pytest.raises(Exception):
