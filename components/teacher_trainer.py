@@ -38,6 +38,9 @@ class TeacherTrainer(Component):
         frozen_layers: keep this many transformer layers from the bottom
             at their pre-trained weights too (no backward pass below the
             lowest trained layer); see `kdkeras.models.backbones.freeze`.
+            With both, 3 of MiniLM-L6's 6 layers frozen make a step 36 %
+            cheaper at 64 word pieces (`docs/results`
+            `teacher_freeze_cost_reuters.json`).
         distribute: tf.distribute strategy name (None, "mirrored", ...).
         windows: read each document as up to this many overlapping windows
             of `sequence_length` word pieces, pooling their logits (1: truncate).
