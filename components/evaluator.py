@@ -73,7 +73,8 @@ class Evaluator(Component):
         }
         runs, scored = {}, {}  # scored: artifact folder → its run (λ = 0 makes a distilled key the plain run)
         for key, artifact in inputs["students"].items():
-            run = scored.get(os.path.realpath(artifact.uri))
+            folder = os.path.realpath(artifact.uri)
+            run = scored.get(folder)
             if run is None:
                 student, tokenizer = load_student(artifact)
                 run = {}
@@ -81,7 +82,7 @@ class Evaluator(Component):
                     logits = batches.predict_logits(student, tokenizer, split.texts, self.parameters["batch_size"])
                     run.update(_scores(split.labels, logits, multi_label, s))
                 run["params"] = student.count_params()
-                scored[os.path.realpath(artifact.uri)] = run
+                scored[folder] = run
             runs.setdefault(key.split("/")[0], []).append(run)
         if "baselines" in inputs:
             for kind, scores in inputs["baselines"].metadata["results"].items():

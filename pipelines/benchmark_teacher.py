@@ -38,9 +38,9 @@ def _timed_steps(model, batches, warmup):
     return time.perf_counter() - started
 
 
-def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dropout=None, freeze_embeddings=False,
-                      frozen_layers=0):
-    """A fresh DocBERT from the backbone, compiled for timed `train_on_batch` steps with XLA."""
+def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, backbone_dropout=None,
+                      freeze_embeddings=False, frozen_layers=0):
+    """A fresh DocBERT from the backbone, compiled for timed `train_on_batch` steps with XLA (settings: `VARIANT_KEYS`)."""
     import keras
 
     from kdkeras.distillation import task_loss
@@ -48,7 +48,7 @@ def _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, dr
 
     keras.utils.set_random_seed(seed)
     backbone_model, _ = backbones.load_backbone(backbone, sequence_length, train_texts=texts, seed=seed,
-                                                dropout=dropout)
+                                                dropout=backbone_dropout)
     backbones.freeze(backbone_model, embeddings=freeze_embeddings, layers=frozen_layers)
     model = DocBERT(backbone_model, y.shape[1] if y.ndim == 2 else int(y.max()) + 1)
     model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
@@ -184,10 +184,7 @@ def measure_variants(texts, labels, multi_label, sequence_length, variants, step
         unknown = set(settings) - set(VARIANT_KEYS)
         if unknown:
             raise ValueError(f"unknown teacher variant settings {sorted(unknown)}; known: {', '.join(VARIANT_KEYS)}")
-        model = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed,
-                                  dropout=settings.get("backbone_dropout"),
-                                  freeze_embeddings=settings.get("freeze_embeddings", False),
-                                  frozen_layers=settings.get("frozen_layers", 0))
+        model = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, **settings)
         _timed_steps(model, warm, len(warm))
         models.append(model)
     seconds = [[] for _ in variants]
