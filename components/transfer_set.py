@@ -39,7 +39,7 @@ def check_teacher_dir(teacher_dir):
 
 
 def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_prefix, multiplier, config, *,
-                   batch_size=64, num_shards=0, unlabeled_pattern=None, pos_tagger="fast", tagger_sample_size=1000,
+                   batch_size=512, num_shards=0, unlabeled_pattern=None, pos_tagger="fast", tagger_sample_size=1000,
                    jit_compile=True):
     """Adds read → TransferSet → write to `pipeline` (any runner; paths local or gs://).
 
@@ -50,7 +50,7 @@ def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_
         teacher_dir: a TeacherTrainer artifact folder (`teacher.keras`, `preprocessor/`).
         output_prefix: shards are written as `<prefix>-SSSSS-of-NNNNN.gz`.
         multiplier, config: see `kdkeras.transfer_set.TransferSet`.
-        batch_size: teacher inference batch size.
+        batch_size: documents per teacher inference batch (`kdkeras.transfer_set.TeacherModelHandler`).
         num_shards: output shards (0: the runner decides).
         unlabeled_pattern: optional unlabelled documents, e.g.
             `RUN/ExampleGen/Split-unlabeled/data_tfrecord-*.gz`.
@@ -87,13 +87,14 @@ class TransferSet(Component):
     Outputs `Split-train/data_tfrecord-*.gz` (records with `text`, `labels`,
     `teacher_logits`, `source_id`, `augmentations`), `schema.json` and
     `transfer_set.json` (Beam counters, records per augmentation rule,
-    timings).
+    timings, and `teacher_padding`: the teacher's padded word-piece slots
+    over the real word pieces, minus 1).
 
     Parameters:
         multiplier: about `multiplier` × train records (original + copies).
         p_mask, p_pos, p_ngram, max_ngram, p_shuffle, n_iter, augment_seed:
             `kdkeras.augment.AugmentConfig`.
-        batch_size: teacher inference batch size.
+        batch_size: documents per teacher inference batch (`kdkeras.transfer_set.TeacherModelHandler`).
         pos_tagger: `"fast"` (tags learnt once from spaCy on
             `tagger_sample_size` documents, then looked up; 96 % agreement,
             >10× faster) or `"spacy"` (spaCy on every document).
@@ -111,7 +112,7 @@ class TransferSet(Component):
         optional_inputs=("unlabeled",),
         parameters=dict(
             multiplier=3, p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20,
-            augment_seed=0, batch_size=64, pos_tagger="fast", tagger_sample_size=1000,
+            augment_seed=0, batch_size=512, pos_tagger="fast", tagger_sample_size=1000,
         ),
         description="augmented train split with teacher logits (Beam)",
     )
@@ -154,10 +155,12 @@ class TransferSet(Component):
         stats = {"counters": counts, "records": rows, "records_by_rule": rules, "train_rows": schema["rows"]["train"],
                  "unlabeled_records": rules.get("unlabeled", 0),
                  "seconds": round(seconds, 1), "records_per_s": round(rows / seconds, 2)}
+        if counts["teacher_word_pieces"]:
+            stats["teacher_padding"] = round(counts["teacher_slots"] / counts["teacher_word_pieces"] - 1, 4)
         self.log(f"{rows} records from {counts['documents_read']} documents "
-              f"({counts['copies_made']} copies, {counts['duplicates_dropped']} duplicates dropped, "
-              f"{counts['logits_reused']} teacher logits reused) "
-              f"in {seconds:.0f} s")
+                 f"({counts['copies_made']} copies, {counts['duplicates_dropped']} duplicates dropped, "
+                 f"{counts['logits_reused']} teacher logits reused, "
+                 f"{stats.get('teacher_padding', 0):.0%} padding in the teacher's batches) in {seconds:.0f} s")
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
         write_json(os.path.join(output_dir, TRANSFER_SET_FILE), stats)
         return stats

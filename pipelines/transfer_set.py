@@ -47,7 +47,8 @@ def parser():
     p.add_argument("--p-shuffle", type=float, default=0.5)
     p.add_argument("--n-iter", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64, help="teacher inference batch size")
+    p.add_argument("--batch-size", type=int, default=512,
+                   help="documents per teacher inference batch (split there by length bucket)")
     p.add_argument("--pos-tagger", choices=["fast", "spacy"], default="fast",
                    help="fast: tags learnt once from spaCy on a sample, then looked up (default); spacy: spaCy on "
                         "every document")

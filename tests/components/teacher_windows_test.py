@@ -10,6 +10,7 @@ from components.example_gen import ExampleGen
 from components.teacher_inference import TeacherInference
 from components.teacher_trainer import TeacherTrainer
 from kdkeras import batches, windows
+from kdkeras import transfer_set as ts
 from tests.helpers import make_docs, write_hedwig
 
 
@@ -31,6 +32,14 @@ def test_windowed_teacher_trains_saves_and_labels(tmp_path):
     test, stored = read_split(logits, "test", with_logits=True)
     expected = batches.predict_logits(model, transform, test.texts)
     np.testing.assert_allclose(stored, expected, atol=1e-5)
+    # The transfer set's handler runs it in blocks of WINDOW_ROWS documents (the last one padded).
+    texts = [text for _, text in rows] * 3
+    assert len(texts) > ts.WINDOW_ROWS
+    handler = ts.TeacherModelHandler(teacher.path("teacher.keras"), teacher.path("preprocessor"), jit_compile=False)
+    results = handler.run_inference([{"text": t} for t in texts], handler.load_model())
+    assert len(results) == len(texts)
+    np.testing.assert_allclose(np.stack([r.inference for r in results]),
+                               batches.predict_logits(model, transform, texts), atol=1e-5)
     # Truncation keeps the fingerprint it had before windows existed; windows change it.
     plain = TeacherTrainer(backbone="tiny", sequence_length=16, epochs=1, jit_compile=False)
     assert "windows" not in plain.fingerprint_parameters()

@@ -57,6 +57,10 @@ def test_transfer_set_records_round_trip_with_the_right_counts(upstream):
     # copies (seeded by the same text-derived id) coincide with the first one's.
     assert len(records) == stats["records"] == counters["logits_computed"] == 120 and counters["logits_reused"] == 0
     assert counters["duplicates_dropped"] == 3 and counters["copies_made"] == 82
+    # Padded word-piece slots the teacher computed, over the documents' own word pieces.
+    assert counters["teacher_slots"] >= counters["teacher_word_pieces"] > 0
+    assert stats["teacher_padding"] == pytest.approx(counters["teacher_slots"] / counters["teacher_word_pieces"] - 1,
+                                                     abs=1e-4)
     assert len({r["text"] for r in records}) == len(records)
     by_source = collections.defaultdict(list)
     for r in records:
@@ -124,6 +128,21 @@ def test_unlabelled_documents_join_unaugmented_with_teacher_logits(upstream):
 
 def ex_text(artifact, i):
     return read_split(artifact, "train")[0].texts[i]
+
+
+def test_a_documents_logits_do_not_depend_on_the_runinference_batch(upstream):
+    root, ex, teacher = upstream
+    train, _ = read_split(ex, "train")
+    records = [{"text": t} for t in train.texts]
+    handler = ts.TeacherModelHandler(teacher.path("teacher.keras"), teacher.path("preprocessor"), jit_compile=False)
+    model = handler.load_model()
+    whole = [r.inference for r in handler.run_inference(records, model)]
+    pieces = [r.inference for start in range(0, len(records), 7)
+              for r in handler.run_inference(records[start:start + 7], model)]
+    np.testing.assert_array_equal(np.stack(whole), np.stack(pieces))  # fixed batch shapes: bit for bit
+    assert [r.example for r in handler.run_inference(records[:5], model)] == records[:5]
+    expected = batches.predict_logits(*load_teacher(teacher), train.texts)
+    np.testing.assert_allclose(np.stack(whole), expected, atol=1e-4)
 
 
 def test_multiplier_one_is_the_train_split_with_logits(upstream):
