@@ -60,6 +60,12 @@ class ComponentSpec:
         added_parameters: parameters added after artifacts were first made:
             left out of the fingerprint while at their default, so those
             artifacts stay valid.
+        execution_parameters: parameters that change how the work runs, not
+            what it writes (a batch size when every record is computed in a
+            batch of fixed shape whatever its neighbours), mapped to the one
+            value the fingerprint records for them whatever they are set to
+            (the value artifacts made before were fingerprinted with, so
+            they stay valid): changing them reuses finished artifacts.
     """
 
     inputs: tuple = ()
@@ -67,6 +73,7 @@ class ComponentSpec:
     parameters: dict = dataclasses.field(default_factory=dict)
     description: str = ""
     added_parameters: tuple = ()
+    execution_parameters: dict = dataclasses.field(default_factory=dict)
 
 
 REQUIRED = object()
@@ -136,9 +143,10 @@ class Component:
         self._log(f"[{self.name}] {message}")
 
     def fingerprint_parameters(self):
-        """The parameters that enter the fingerprint: all but `SPEC.added_parameters` at their default."""
-        defaults = self.SPEC.parameters
-        return {k: v for k, v in self.parameters.items()
+        """The parameters that enter the fingerprint: all but `SPEC.added_parameters` at their default, with
+        `SPEC.execution_parameters` at their recorded value."""
+        defaults, pinned = self.SPEC.parameters, self.SPEC.execution_parameters
+        return {k: pinned.get(k, v) for k, v in self.parameters.items()
                 if not (k in self.SPEC.added_parameters and v == defaults[k])}
 
     def fingerprint(self, inputs):

@@ -115,6 +115,9 @@ class TransferSet(Component):
             augment_seed=0, batch_size=512, pos_tagger="fast", tagger_sample_size=1000,
         ),
         description="augmented train split with teacher logits (Beam)",
+        # Every document meets the teacher in a batch of fixed shape (TeacherModelHandler): the records do
+        # not depend on the batch size (64, the default, when it was part of the fingerprint).
+        execution_parameters=dict(batch_size=64),
     )
 
     def __init__(self, name=None, beam_args=None, **parameters):

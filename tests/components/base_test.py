@@ -51,6 +51,26 @@ def test_metadata_and_reuse(tmp_path):
     assert Counter.calls == 3
 
 
+class Chunked(Component):
+    SPEC = ComponentSpec(parameters=dict(value=1, chunk=8), execution_parameters=dict(chunk=4))
+    calls = 0
+
+    def execute(self, inputs, output_dir, work_dir):
+        type(self).calls += 1
+        return {"value": self.parameters["value"]}
+
+
+def test_execution_parameters_stay_out_of_the_fingerprint(tmp_path):
+    Chunked.calls = 0
+    first = Chunked(chunk=8).run({}, str(tmp_path), log=lambda *_: None)
+    again = Chunked(chunk=512).run({}, str(tmp_path), log=lambda *_: None)  # how it runs, not what it writes: reused
+    assert Chunked.calls == 1 and again.fingerprint == first.fingerprint
+    assert again.metadata["parameters"] == {"value": 1, "chunk": 8}  # the metadata tells how it did run
+    assert Chunked(chunk=8).fingerprint_parameters() == {"value": 1, "chunk": 4}  # the value it always records
+    Chunked(value=2, chunk=512).run({}, str(tmp_path), log=lambda *_: None)
+    assert Chunked.calls == 2
+
+
 def test_failure_leaves_previous_artifact_and_no_temp(tmp_path):
     good = Counter(name="C", value=1).run({}, str(tmp_path), log=lambda *_: None)
     with pytest.raises(RuntimeError, match="boom"):

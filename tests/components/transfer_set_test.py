@@ -143,6 +143,10 @@ def test_a_documents_logits_do_not_depend_on_the_runinference_batch(upstream):
     assert [r.example for r in handler.run_inference(records[:5], model)] == records[:5]
     expected = batches.predict_logits(*load_teacher(teacher), train.texts)
     np.testing.assert_allclose(np.stack(whole), expected, atol=1e-4)
+    # So the batch size is no part of the artifact's identity.
+    inputs = {"examples": ex, "teacher": teacher}
+    assert TransferSet(batch_size=7).fingerprint(inputs) == TransferSet().fingerprint(inputs)
+    assert TransferSet(multiplier=2).fingerprint(inputs) != TransferSet().fingerprint(inputs)
 
 
 def test_multiplier_one_is_the_train_split_with_logits(upstream):
