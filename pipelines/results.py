@@ -5,7 +5,8 @@ a `report.json` of `pipelines.run` plus a `command` and `machine` entry),
 benchmark files (`table3_<dataset>.json`, a `benchmark.json` of
 `pipelines.benchmark` plus `command` and `title`), long-document files
 (`windows_<dataset>.json` from `pipelines.benchmark_windows`), teacher-cost files
-(`teacher_cost_<dataset>.json` from `pipelines.benchmark_teacher`), training-speed
+(`teacher_cost_<dataset>.json` from `pipelines.benchmark_teacher`), transfer-set files
+(`transfer_set_batch_<dataset>.json` from `pipelines.benchmark_transfer_set`), training-speed
 files (`train_speed_<dataset>.json` from `pipelines.benchmark_train`) and sweep files
 (`sweep_*.json` from `pipelines.sweep`, with their `.png` plots), and writes the
 tables of `docs/results.md` between its `<!-- results:begin -->` and
@@ -218,6 +219,15 @@ def teacher_step_table(result):
     return "\n".join(lines)
 
 
+def transfer_set_batch_table(result):
+    """Markdown table of a `pipelines.benchmark_transfer_set` file: the transfer set's cost per inference batch."""
+    from pipelines.benchmark_transfer_set import format_result
+
+    loads = ", ".join(f"{r['batch_size']}: {'/'.join(f'{v:g}' for v in r['load_average'])}" for r in result["rows"])
+    return (format_result(result) + f"\n{result['rounds']} round(s) taken in turns, median seconds; "
+            f"{result['cpu_count']} CPU cores; load average before each build: {loads}.")
+
+
 def predict_table(result):
     """Markdown table of a `pipelines.benchmark_predict` file: bulk prediction from a file per student and format."""
     lines = ["| student | format | documents | docs/s (in-process) | model load s | CLI wall s |",
@@ -290,6 +300,8 @@ KINDS = (
                                               f"({r['dataset']}, {r['backbone']})", None, teacher_step_table),
     ("teacher_freeze_cost_*.json", lambda r: f"teacher training step by the part of the backbone kept frozen "
                                              f"({r['dataset']}, {r['backbone']})", None, teacher_step_table),
+    ("transfer_set_batch_*.json", lambda r: f"transfer set by teacher inference batch ({r['dataset']})", None,
+     transfer_set_batch_table),
     ("predict_*.json", lambda r: r["title"], None, predict_table),
     ("train_speed_*.json", lambda r: f"student training speed ({r['dataset']}, {r['profile']} profile)", None,
      train_speed_table),

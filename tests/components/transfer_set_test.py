@@ -195,3 +195,19 @@ def test_dataflow_options_and_graph_build_without_network(upstream):
     for step in ("ReadExamples", "TransferSet/Tag", "TransferSet/Augment", "TransferSet/DropDuplicates",
                  "TransferSet/TeacherLogits", "TransferSet/ToExample", "WriteExamples"):
         assert any(n.startswith(step) for n in names), step
+
+
+@pytest.mark.slow  # the transfer set built three times
+def test_benchmark_compares_batch_sizes_on_identical_records(upstream, tmp_path):
+    from components.teacher_inference import TeacherInference
+    from pipelines import benchmark_transfer_set
+
+    root, ex, teacher = upstream
+    TeacherInference().run({"examples": ex, "teacher": teacher}, str(root / "run"), log=lambda *_: None)
+    result = benchmark_transfer_set.benchmark(str(root / "run"), [2, 64], rounds=1, beam_args=IN_MEMORY,
+                                              log=lambda *_: None)
+    small, large = result["rows"]
+    assert result["dataset"] == "custom" and result["records_differing_from_first"] == {64: 0}
+    assert small["records"] == large["records"] and small["teacher_word_pieces"] == large["teacher_word_pieces"] > 0
+    assert small["teacher_slots"] > large["teacher_slots"] >= large["teacher_word_pieces"]  # 2 per batch: more padding
+    assert len(small["seconds"]) == 1 and "| 64 |" in benchmark_transfer_set.format_result(result)

@@ -149,3 +149,16 @@ def test_teacher_by_epoch_is_listed_and_plotted(tmp_path):
     text = page.read_text()
     assert "Teacher dev after each epoch: 80.00, 85.50, 90.00." in text
     assert f"![table2_reuters teacher]({tmp_path.name}/table2_reuters_teacher.png)" in text
+
+
+def test_transfer_set_batch_table_comes_from_the_file(tmp_path):
+    row = lambda b, s, slots: {"batch_size": b, "seconds": [s], "median_seconds": s, "load_average": [2.0],  # noqa: E731
+                               "records": 100, "logits_computed": 60, "teacher_word_pieces": 1000,
+                               "teacher_slots": slots, "teacher_padding": slots / 1000 - 1}
+    (tmp_path / "transfer_set_batch_reuters.json").write_text(json.dumps(
+        {"dataset": "reuters", "rounds": 1, "cpu_count": 2, "command": "cmd", "records_differing_from_first": {"512": 0},
+         "rows": [row(64, 600.0, 1500), row(512, 500.0, 1080)]}))
+    text = results.render(str(tmp_path))
+    assert "### transfer_set_batch_reuters: transfer set by teacher inference batch (reuters)" in text
+    assert "| 64 | 600 | 1,000 | 1,500 | 50 % |" in text and "| 512 | 500 | 1,000 | 1,080 | 8 % |" in text
+    assert "512: 0." in text and "load average before each build: 64: 2, 512: 2." in text
