@@ -126,19 +126,9 @@ def main(argv=None):
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
-    from components.base import write_json
-
-    try:
-        result = benchmark(args.run_dir, args.batch_sizes, rounds=args.rounds)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    result["command"] = cli.command_line("pipelines.benchmark_transfer_set", argv)
-    output = args.output or os.path.join(args.run_dir, "transfer_set_batch.json")
-    write_json(output, result)
-    print(format_result(result))
-    print(f"\nresults: {output}")
-    return 0
+    return cli.write_result(
+        "pipelines.benchmark_transfer_set", argv, lambda: benchmark(args.run_dir, args.batch_sizes, rounds=args.rounds),
+        args.output or os.path.join(args.run_dir, "transfer_set_batch.json"), format_result)
 
 
 if __name__ == "__main__":

@@ -122,19 +122,9 @@ def main(argv=None):
     cli.add_verbose(p)
     args = p.parse_args(argv)
     cli.quiet_console(args)
-    from components.base import write_json
-
-    try:
-        result = benchmark(args.run_dir, args.windows, stride=args.stride, docs=args.docs)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    result["command"] = cli.command_line("pipelines.benchmark_windows", argv)
-    output = args.output or os.path.join(args.run_dir, "windows.json")
-    write_json(output, result)
-    print(format_result(result))
-    print(f"\nresults: {output}")
-    return 0
+    return cli.write_result(
+        "pipelines.benchmark_windows", argv, lambda: benchmark(args.run_dir, args.windows, stride=args.stride, docs=args.docs),
+        args.output or os.path.join(args.run_dir, "windows.json"), format_result)
 
 
 if __name__ == "__main__":

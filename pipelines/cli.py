@@ -47,3 +47,27 @@ def quiet_console(args):
     from kdkeras import logs
 
     logs.quiet_console(verbose=getattr(args, "verbose", False))
+
+
+def write_result(module, argv, compute, output, describe):
+    """Runs a benchmark and writes its results file; the exit status of its command.
+
+    `compute()` returns the results dict; it gets the `command` as typed and
+    is written to `output` (atomically), `describe(result)` is printed, then
+    the file's path. A `FileNotFoundError` or `ValueError` (a missing run,
+    bad values) is one line on stderr and exit status 2, with nothing written.
+    """
+    import sys
+
+    from components.base import write_json
+
+    try:
+        result = compute()
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result["command"] = command_line(module, argv)
+    write_json(output, result)
+    print(describe(result))
+    print(f"\nresults: {output}")
+    return 0

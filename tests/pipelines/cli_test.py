@@ -5,3 +5,22 @@ def test_command_line_is_the_command_as_typed_with_quoting():
     assert cli.command_line("pipelines.sweep", ["--run-dir", "runs/a b", "--vary", "alpha=0,1"]) == (
         "python -m pipelines.sweep --run-dir 'runs/a b' --vary alpha=0,1")
     assert cli.command_line("pipelines.benchmark", []) == "python -m pipelines.benchmark "
+
+
+def test_write_result_stamps_the_command_and_reports_errors(tmp_path, capsys):
+    import json
+
+    from pipelines import cli
+
+    out = str(tmp_path / "result.json")
+    assert cli.write_result("pipelines.x", ["--a", "b c"], lambda: {"value": 1}, out, lambda r: f"value {r['value']}") == 0
+    assert json.load(open(out)) == {"value": 1, "command": "python -m pipelines.x --a 'b c'"}
+    assert "value 1" in capsys.readouterr().out
+
+    def missing():
+        raise FileNotFoundError("run/TeacherTrainer: not a finished pipeline artifact")
+
+    other = str(tmp_path / "other.json")
+    assert cli.write_result("pipelines.x", [], missing, other, str) == 2
+    assert capsys.readouterr().err.strip() == "error: run/TeacherTrainer: not a finished pipeline artifact"
+    assert not (tmp_path / "other.json").exists()
