@@ -17,7 +17,6 @@ Writes a JSON results file (default `RUN/transfer_set_batch.json`).
 """
 
 import argparse
-import glob
 import os
 import shutil
 import statistics
@@ -26,10 +25,6 @@ import tempfile
 import time
 
 from pipelines import cli
-
-
-def _ints(text):
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def read_logits(artifact):
@@ -57,15 +52,14 @@ def benchmark(run_dir, batch_sizes, *, rounds=1, beam_args=None, log=print):
         log: progress printer.
     """
     from components.artifacts import load_schema
-    from components.base import Artifact
+    from components.base import METADATA_FILE, Artifact
     from components.transfer_set import TransferSet
 
     inputs = {"examples": Artifact(os.path.join(run_dir, "TeacherInference")),
               "teacher": Artifact(os.path.join(run_dir, "TeacherTrainer"))}
     params = dict(TransferSet.SPEC.parameters)
-    finished = glob.glob(os.path.join(run_dir, "TransferSet", "metadata.json"))
-    if finished:
-        params.update(Artifact(os.path.dirname(finished[0])).metadata["parameters"])
+    if os.path.isfile(os.path.join(run_dir, "TransferSet", METADATA_FILE)):
+        params.update(Artifact(os.path.join(run_dir, "TransferSet")).metadata["parameters"])
     rows = {b: {"batch_size": b, "seconds": [], "load_average": []} for b in batch_sizes}
     reference, mismatches = None, {}
     scratch = tempfile.mkdtemp(prefix="transfer_set_batch_")
@@ -120,7 +114,7 @@ def main(argv=None):
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run")
-    p.add_argument("--batch-sizes", type=_ints, default=[64, 512], help="documents per RunInference batch")
+    p.add_argument("--batch-sizes", type=cli.int_list, default=[64, 512], help="documents per RunInference batch")
     p.add_argument("--rounds", type=int, default=1, help="builds per batch size, taking turns")
     p.add_argument("--output", help="results file (default RUN/transfer_set_batch.json)")
     cli.add_verbose(p)

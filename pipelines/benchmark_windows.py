@@ -107,15 +107,11 @@ def format_result(result):
     return "\n".join(lines)
 
 
-def _ints(text):
-    return [int(v) for v in text.split(",")]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m pipelines.benchmark_windows", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", required=True, help="a finished run of pipelines.run")
-    p.add_argument("--windows", type=_ints, default=[1, 2, 4, 8], help="numbers of windows to score (1: truncate)")
+    p.add_argument("--windows", type=cli.int_list, default=[1, 2, 4, 8], help="numbers of windows to score (1: truncate)")
     p.add_argument("--stride", type=int, help="word pieces between window starts (default half a window)")
     p.add_argument("--docs", type=int, help="first N documents of dev and of test (default all)")
     p.add_argument("--output", help="results file (default RUN/windows.json)")

@@ -28,6 +28,11 @@ def plain_name(what):
     return parse
 
 
+def int_list(text):
+    """An argparse `type` for comma-separated integers, e.g. `--windows 1,2,4`."""
+    return [int(v) for v in text.split(",")]
+
+
 def command_line(module, argv=None):
     """The command as typed, for results files: `python -m <module> <args>` (`argv` None: this process's)."""
     import shlex
