@@ -35,7 +35,7 @@ NOISE = (
     rb"Could not find cuda drivers",
     rb"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags",
     rb"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
-    rb"oneDNN supports DT_BOOL only on platforms with AVX-512",
+    rb"oneDNN supports DT_\w+ only on platforms with AVX-512",  # DT_BOOL, DT_INT64 on CPUs without AVX-512
     rb"TF-TRT Warning: Could not find TensorRT",
     rb"apitools not found, and bigquery client libraries are not available",
     rb"triggered tf\.function retracing",

@@ -14,6 +14,8 @@ NOISE_LINES = [
     "E0000 00:00:1796041513.121388    4475 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
     "WARNING:root:apitools not found, and bigquery client libraries are not available despite the import",
     "WARNING:tensorflow:5 out of the last 21 calls to <function f at 0x7f> triggered tf.function retracing.",
+    "E0000 00:00:1796215609.924783    2979 util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512. "
+    "Falling back to the default Eigen-based implementation if present.",
     "fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32, output_inference_type: FLOAT32",
 ]
 KEPT_LINES = [
