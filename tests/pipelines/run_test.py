@@ -227,6 +227,9 @@ def test_configs_follow_the_paper():
     quick = configs.build_config("reuters", True, "quick", {"teacher": {"epochs": 5}, "alpha": 2.0})
     assert quick["teacher"]["epochs"] == 5 and quick["alpha"] == 2.0
     assert quick["augment_multiplier"] == 3  # the quick profile distils on the paper's transfer set
+    # Quick: 0, a quarter of the paper's λ and the paper's λ.
+    assert quick["alpha_grid"] == [0.0, 0.25, 1.0]
+    assert configs.build_config("imdb", False, "quick")["alpha_grid"] == [0.0, 1.0, 4.0]
     assert configs.build_config("reuters", True, "quick", {"alpha_grid": [2.0]})["alpha_grid"] == [0.0, 2.0]
     assert quick["students"]["boe"]["sequence_length"] == 400 and quick["student"]["sequence_length"] == 120
     longer = configs.build_config("imdb", False, "quick", {"student": {"sequence_length": 600}})
