@@ -41,6 +41,8 @@ ROWS = [
     ("kd_kimcnn", "KD-KimCNN", "KD-KimCNN"),
     ("lstm", "reg-LSTM", "LSTM-reg"),
     ("kd_lstm", "KD-LSTM", "KD-LSTM"),
+    ("boe", "boe (bag of embeddings)", "—"),
+    ("kd_boe", "KD-boe", "—"),
 ]
 
 

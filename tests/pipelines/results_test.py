@@ -16,6 +16,7 @@ def test_tables_come_from_the_files(tmp_path):
         "teacher": {"dev": 90.0, "test": 88.5, "params": 22_700_000},
         "kd_lstm": {"dev": 84.0, "test": 80.25, "params": 3_000_000, "dev_mean": 84.0, "dev_std": 0.5,
                     "dev_runs": [83.5, 84.5], "test_mean": 80.25, "test_std": 0.25, "test_runs": [80.0, 80.5]},
+        "boe": {"dev": 86.0, "test": 85.0, "params": 980_000},
     }
     (tmp_path / "table2_reuters.json").write_text(json.dumps(
         {"dataset": "reuters", "metric": "micro_f1", "profile": "quick", "models": models, "command": "cmd",
@@ -27,6 +28,7 @@ def test_tables_come_from_the_files(tmp_path):
     assert results.update(str(page), str(tmp_path))
     text = page.read_text()
     assert "| KD-LSTM (λ = 1, chosen on dev) | 3.0M | 84.00 ± 0.50 | 80.25 ± 0.25 | 2 | 88.9 (KD-LSTM) |" in text
+    assert "| boe (bag of embeddings) | 1.0M | 86.00 | 85.00 | 1 | — |" in text
     assert "Teacher check: the teacher is weak." in text
     assert "Machine: m  \nCode: commit abc  \nTime: 1.5 h  \nSource:" in text
     assert "| Teacher (DocBERT) | 22.7M | 90.00 | 88.50 | 1 | 89.0 (BERT-base) |" in text
