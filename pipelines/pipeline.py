@@ -182,12 +182,32 @@ def _train_plain(config, students, seeds, examples, baselines, run_dir, jobs, fo
     return trained
 
 
-def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, log):
-    """The distilled students: λ chosen on dev from the first seed, then the chosen λ's other seeds.
+def choose_alpha(dev_runs):
+    """λ with the best mean dev score over seeds; ties go to the smaller λ (0, not distilling, first).
 
-    λ = 0 is the plain student itself (not distilling, by construction); a
-    fixed λ trains all its seeds at once. Adds `kd_<student>/seed<s>` to
-    `trained` and returns the report's `distillation` section.
+    Args:
+        dev_runs: `{λ: [dev score per seed]}`, the grid's 0 (the plain student) included.
+
+    Returns:
+        `(λ, {λ: mean dev score})`.
+
+    Example:
+    >>> choose_alpha({0.0: [89.5, 89.5], 0.25: [90.0, 88.5]})  # seed 0 alone would pick 0.25
+    (0.0, {0.0: 89.5, 0.25: 89.25})
+    """
+    means = {alpha: sum(scores) / len(scores) for alpha, scores in dev_runs.items()}
+    return max(means, key=lambda alpha: (means[alpha], -alpha)), means
+
+
+def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, log):
+    """The distilled students: every λ of the grid at every seed, λ chosen on the mean dev score over seeds.
+
+    λ = 0 is the plain student itself (not distilling, by construction). One
+    seed's dev score is a noisy guide when the candidates are within a seed
+    std of each other, so each candidate trains at all of the run's seeds
+    (an exact, seed-free fit once) and the mean decides. Adds
+    `kd_<student>/seed<s>` to `trained` and returns the report's
+    `distillation` section.
     """
     temperature = config["temperature"]
 
@@ -201,33 +221,29 @@ def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, l
                                                   temperature=temperature, **_student_settings(config, student)))
 
     grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
-    tasks = {}
-    for student in students:
-        for alpha in (a for a in grid if a > 0):
-            first_only = len(grid) > 1 or seed_free(student, alpha)
-            tasks.update({(student, alpha, seed): task(student, alpha, seed)
-                          for seed in (seeds[:1] if first_only else seeds)})
+    tasks = {(student, alpha, seed): task(student, alpha, seed)
+             for student in students for alpha in grid if alpha > 0
+             for seed in (seeds[:1] if seed_free(student, alpha) else seeds)}
     runs = run_components(tasks, run_dir, jobs=jobs, force=force, log=log)
-    distillation, chosen = {}, {}
+
+    def artifact(student, alpha, seed):
+        if alpha == 0:
+            return trained[f"{student}/seed{seed}"]
+        return runs.get((student, alpha, seed), runs[(student, alpha, seeds[0])])  # seed-free: one fit
+
+    chosen_on = f"dev, seed {seeds[0]}" if len(seeds) == 1 else f"dev, mean of seeds {', '.join(map(str, seeds))}"
+    distillation = {}
     for student in students:
-        dev = {alpha: (runs[(student, alpha, seeds[0])] if alpha > 0 else trained[f"{student}/seed{seeds[0]}"])
-               .metadata["results"]["dev_score"] for alpha in grid}
-        alpha = chosen[student] = max(grid, key=lambda value: (dev[value], -value))  # ties: the smaller λ
+        alpha, dev = choose_alpha({value: [artifact(student, value, seed).metadata["results"]["dev_score"]
+                                           for seed in seeds] for value in grid})
         if len(grid) > 1:
-            log(f"[{student}] λ chosen on dev (seed {seeds[0]}): {alpha:g} "
+            log(f"[{student}] λ chosen on {chosen_on}: {alpha:g} "
                 f"({', '.join(f'λ={v:g}: {dev[v]:.2f}' for v in grid)})")
-        distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": f"dev, seed {seeds[0]}",
+        distillation[f"kd_{student}"] = {"alpha": alpha, "alpha_grid": grid, "chosen_on": chosen_on,
                                          "dev_by_alpha": {f"{v:g}": dev[v] for v in grid},
                                          "fixed": len(grid) == 1}
-    tasks = {(student, chosen[student], seed): task(student, chosen[student], seed)
-             for student in students if chosen[student] > 0 and not seed_free(student, chosen[student])
-             for seed in seeds if (student, chosen[student], seed) not in runs}
-    runs.update(run_components(tasks, run_dir, jobs=jobs, force=force, log=log))
-    for student in students:
-        alpha = chosen[student]
         for seed in seeds:
-            trained[f"kd_{student}/seed{seed}"] = (trained[f"{student}/seed{seed}"] if alpha == 0 else
-                                                   runs.get((student, alpha, seed), runs[(student, alpha, seeds[0])]))
+            trained[f"kd_{student}/seed{seed}"] = artifact(student, alpha, seed)
     return distillation
 
 

@@ -1,6 +1,6 @@
 """The pipeline checks the teacher against the plain students and baselines before distilling."""
 
-from pipelines.pipeline import format_report, teacher_check
+from pipelines.pipeline import choose_alpha, format_report, teacher_check
 from pipelines.results import distillation_gaps, table2
 
 
@@ -57,3 +57,11 @@ def test_report_shows_the_share_of_the_gap_distillation_closes():
         "gap to the teacher closed by distillation (dev / test): kd_lstm 50 % / 25 %, kd_lr — / past the teacher")
     page = table2({"dataset": "d", "metric": "accuracy", "models": models})
     assert "closed by distillation, dev / test: KD-LR — / past the teacher, KD-LSTM 50 % / 25 %." in page
+
+
+def test_lambda_is_chosen_on_the_mean_dev_score_over_seeds():
+    # Seed 0 favours λ = 0.25, the mean over seeds does not: the plain student is kept.
+    assert choose_alpha({0.0: [89.5, 89.5, 89.5], 0.25: [90.0, 89.0, 88.9], 1.0: [88.0, 88.0, 88.0]}) == (
+        0.0, {0.0: 89.5, 0.25: 89.3, 1.0: 88.0})
+    assert choose_alpha({0.0: [88.5], 0.25: [89.0], 1.0: [89.0]})[0] == 0.25  # ties: the smaller λ
+    assert choose_alpha({0.0: [88.0, 88.0], 4.0: [88.0, 88.0]})[0] == 0.0
