@@ -253,13 +253,17 @@ def test_teacher_overrides_reach_the_run_config():
                                     "--teacher-dropout", "0"])
     teacher = run.run_config(args, spec)["teacher"]
     assert (teacher["freeze_embeddings"], teacher["frozen_layers"], teacher["backbone_dropout"]) == (True, 3, 0.0)
-    default = run.run_config(run.parser().parse_args(["--dataset", "reuters"]), spec)["teacher"]
+    default_config = run.run_config(run.parser().parse_args(["--dataset", "reuters"]), spec)
+    default = default_config["teacher"]
     assert (default["freeze_embeddings"], default["frozen_layers"], default["epochs"]) == (True, 3, 3)  # quick's
     assert "backbone_dropout" not in default  # the trainer's default
     args = run.parser().parse_args(["--dataset", "reuters", "--no-teacher-freeze-embeddings", "--teacher-frozen-layers",
                                     "0", "--teacher-epochs", "2"])
     everything = run.run_config(args, spec)["teacher"]
     assert (everything["freeze_embeddings"], everything["frozen_layers"], everything["epochs"]) == (False, 0, 2)
+    assert run.run_config(run.parser().parse_args(["--dataset", "reuters", "--lr-max-tokens", "30000"]),
+                          spec)["students"]["lr"]["max_tokens"] == 30000
+    assert default_config["students"]["lr"]["max_tokens"] == 5000  # quick's
     reference = run.run_config(run.parser().parse_args(["--dataset", "reuters", "--profile", "reference"]), spec)
     assert not {"freeze_embeddings", "frozen_layers"} & set(reference["teacher"])
 
