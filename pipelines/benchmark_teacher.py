@@ -210,7 +210,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m pipelines.benchmark_teacher", description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="reuters")
     p.add_argument("--data-dir", help="dataset folder (default: the shipped Reuters)")
-    p.add_argument("--sequence-lengths", default="128,256")
+    p.add_argument("--sequence-lengths", type=cli.int_list, default=[128, 256])
     p.add_argument("--steps", type=int, default=24, help="timed training steps per mode")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--backbone", default="minilm")
@@ -232,7 +232,7 @@ def main(argv=None):
 
     spec = registry.get_dataset(args.dataset)
     train = registry.load_dataset(spec, args.data_dir)[0]["train"]
-    lengths = [int(length) for length in args.sequence_lengths.split(",")]
+    lengths = args.sequence_lengths
     if args.backbone_dropouts or args.freeze:
         if args.backbone_dropouts and args.freeze:
             p.error("--backbone-dropouts and --freeze: one at a time")

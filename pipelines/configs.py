@@ -43,7 +43,8 @@ PROFILES = {
                                                                     word_weights=True)),
         ),
     ),
-    # Reuters, teacher and all students: 16–57 min on 2 CPU cores by their matmul speed (before the λ = 0.25 candidates) (docs/results table2_reuters_make_run*).
+    # Reuters, teacher and all students: 16–57 min on 2 CPU cores by their matmul speed, measured before the
+    # λ = 0.25 candidates (docs/results table2_reuters_make_run*).
     "quick": dict(
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off

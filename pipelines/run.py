@@ -187,12 +187,10 @@ def main(argv=None):
             multi_label=multi_label, force=args.force, students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
             skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled, jobs=_jobs(args),
         )
-    except FrozenLayersError as e:
-        # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.
-        print(f"error: {e} (set --teacher-frozen-layers)", file=sys.stderr)
-        return 2
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.
+        hint = " (set --teacher-frozen-layers)" if isinstance(e, FrozenLayersError) else ""
+        print(f"error: {' '.join(str(e).split())}{hint}", file=sys.stderr)
         return 2
     print()
     print(pipeline.format_report(report))
