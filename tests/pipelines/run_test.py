@@ -238,7 +238,9 @@ def test_configs_follow_the_paper():
     assert args.student_sequence_length == 600
     reference = configs.build_config("reuters", True, "reference")
     assert reference["seeds"] == 3 and reference["teacher"]["sequence_length"] == 128
-    assert reference["alpha_grid"] == [0.0, 1.0, 4.0] and reference["augment_multiplier"] == 3
+    assert reference["alpha_grid"] == [0.0, 0.25, 1.0, 4.0] and reference["augment_multiplier"] == 3
+    assert configs.build_config("imdb", False, "reference")["alpha_grid"] == [0.0, 1.0, 4.0, 16.0]
+    assert configs.build_config("reuters", True, "paper")["alpha_grid"] == [0.0, 1.0, 4.0]
     assert configs.build_config("reuters", True, "reference", {"seeds": 1})["seeds"] == 1
     with pytest.raises(ValueError):
         configs.build_config("reuters", True, "huge")
