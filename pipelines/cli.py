@@ -29,8 +29,16 @@ def plain_name(what):
 
 
 def int_list(text):
-    """An argparse `type` for comma-separated integers, e.g. `--windows 1,2,4`."""
-    return [int(v) for v in text.split(",")]
+    """An argparse `type` for comma-separated positive integers, e.g. `--windows 1,2,4` (empty items skipped)."""
+    import argparse
+
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
 
 
 def command_line(module, argv=None):

@@ -24,3 +24,19 @@ def test_write_result_stamps_the_command_and_reports_errors(tmp_path, capsys):
     assert cli.write_result("pipelines.x", [], missing, other, str) == 2
     assert capsys.readouterr().err.strip() == "error: run/TeacherTrainer: not a finished pipeline artifact"
     assert not (tmp_path / "other.json").exists()
+
+
+def test_int_list_skips_empty_items_and_rejects_non_positive_values():
+    import argparse
+
+    import pytest
+
+    assert cli.int_list("1,2,4") == [1, 2, 4]
+    assert cli.int_list("128, 256,") == [128, 256]
+    for bad in ("", ",", "1,x", "0,4", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive integers"):
+            cli.int_list(bad)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--windows", type=cli.int_list)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--windows", "1,,x"])
