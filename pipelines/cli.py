@@ -41,6 +41,32 @@ def int_list(text):
     return values
 
 
+def positive_int(value):
+    """An argparse `type` for a positive whole number, e.g. `--jobs 2`."""
+    import argparse
+
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return number
+
+
+def jobs(requested=None, *, distribute="none"):
+    """Worker processes for independent trainings: `requested` (`--jobs`), or one per core (at most 4), a single
+    one when training is distributed or a GPU is visible (workers would compete for its memory)."""
+    if requested:
+        return requested
+    from components.parallel import default_jobs
+    import tensorflow as tf
+
+    if distribute != "none" or tf.config.list_physical_devices("GPU"):
+        return 1
+    return default_jobs()
+
+
 def command_line(module, argv=None):
     """The command as typed, for results files: `python -m <module> <args>` (`argv` None: this process's)."""
     import shlex

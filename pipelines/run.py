@@ -40,29 +40,6 @@ def _floats(value):
     return values
 
 
-def _positive(value):
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
-    return number
-
-
-def _jobs(args):
-    """`--jobs`, or its default: one worker per core (at most 4), a single one when training is distributed or a
-    GPU is visible (workers would compete for its memory)."""
-    if args.jobs:
-        return args.jobs
-    from components.parallel import default_jobs
-    import tensorflow as tf
-
-    if args.distribute != "none" or tf.config.list_physical_devices("GPU"):
-        return 1
-    return default_jobs()
-
-
 def parser():
     p = cli.ArgumentParser(prog="python -m pipelines.run", description=DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +67,7 @@ def parser():
     p.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn LR/SVM baselines")
     p.add_argument("--distribute", choices=list(names.STRATEGIES), default="none",
                    help="tf.distribute strategy for training (mirrored: all local GPUs/devices)")
-    p.add_argument("--jobs", type=_positive, metavar="N",
+    p.add_argument("--jobs", type=cli.positive_int, metavar="N",
                    help="students trained at once, each in its own process with its share of the cores (default: "
                         "one per core, at most 4; 1 with --distribute or a GPU)")
     g = p.add_argument_group("overrides")
@@ -118,7 +95,7 @@ def parser():
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
-    g.add_argument("--lr-max-tokens", type=_positive, metavar="N",
+    g.add_argument("--lr-max-tokens", type=cli.positive_int, metavar="N",
                    help="vocabulary of the tf-idf LR student (quick: 5,000 words, best on Reuters; long reviews gain "
                         "from more)")
     g.add_argument("--student-sequence-length", type=int, metavar="N",
@@ -185,7 +162,7 @@ def main(argv=None):
         report, run_dir = pipeline.run_pipeline(
             args.dataset, config, output_dir=args.output_dir, data_dir=args.data_dir, run_id=args.run_id,
             multi_label=multi_label, force=args.force, students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
-            skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled, jobs=_jobs(args),
+            skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled, jobs=cli.jobs(args.jobs, distribute=args.distribute),
         )
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
         # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.

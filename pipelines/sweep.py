@@ -81,8 +81,8 @@ def student_settings(config, student, distill, overrides):
     return params
 
 
-def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=None, name=None, force=False, log=print_line,
-              command=None):
+def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=None, name=None, force=False, jobs=1,
+              log=print_line, command=None):
     """Trains `student` once per value of `key` (and seed) on a finished run's artifacts.
 
     Args:
@@ -98,6 +98,8 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
         fixed: other settings held at a value for the whole sweep.
         name: sweep directory name (default `<model>-<key>`).
         force: retrain finished runs.
+        jobs: students trained at once, each in a worker process with its
+            share of the cores (`components.parallel.run_components`).
         log: progress printer.
         command: the command line, kept in sweep.json.
 
@@ -107,6 +109,7 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     from components.artifacts import has_split, student_name
     from components.base import write_json
     from components.evaluator import Evaluator
+    from components.parallel import run_components
     from components.student_trainer import StudentTrainer
     from pipelines.pipeline import builds_transfer_set
     from kdkeras import plots
@@ -123,7 +126,7 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
     has_transfer_set = builds_transfer_set({"augment_multiplier": 1, **config}, has_split(examples, "unlabeled"))
     model = ("kd_" if distill and key != "distill" else "") + student
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"{model}-{key}", "sweep name"))
-    trained = {}
+    tasks = {}
     for value in values:
         params = student_settings(config, student, distill, {**(fixed or {}), key: value})
         use_transfer_set = params.pop(TRANSFER_SET_KEY, has_transfer_set)
@@ -138,9 +141,10 @@ def run_sweep(run_dir, student, key, values, *, seeds=1, distill=True, fixed=Non
         tag = f"{key}={value}"
         for k in range(seeds):
             seed = config["seed"] + k
-            trained[f"{tag}/seed{seed}"] = StudentTrainer(
+            tasks[f"{tag}/seed{seed}"] = StudentTrainer(
                 name=student_name(student, seed=seed, tag=f"{key}{value}"), student=student, seed=seed, **params,
-            ).run(inputs, sweep_dir, force, log)
+            ), inputs
+    trained = run_components(tasks, sweep_dir, jobs=jobs, force=force, log=log)
     evaluation = Evaluator().run(
         {"examples": examples, "teacher_logits": logits, "teacher": teacher, "students": trained}, sweep_dir, force, log
     )
@@ -266,6 +270,9 @@ def parser():
     p.add_argument("--no-kd", action="store_true", help="train without distillation")
     p.add_argument("--name", help="sweep directory name under RUN/sweeps/")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--jobs", type=cli.positive_int, metavar="N",
+                   help="students trained at once, each with its share of the cores (default: one per core, at "
+                        "most 4; 1 with a GPU)")
     cli.add_verbose(p)
     return p
 
@@ -290,7 +297,7 @@ def main(argv=None):
             else:
                 result, sweep_dir = run_sweep(args.run_dir, args.student, key, values, seeds=args.seeds,
                                               distill=not args.no_kd, fixed=fixed, name=args.name, force=args.force,
-                                              command=command)
+                                              jobs=cli.jobs(args.jobs), command=command)
     except (FileNotFoundError, ValueError, RunLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -253,7 +253,7 @@ def fake_components(monkeypatch):
     monkeypatch.setattr(pipeline, "Evaluator", fake("Evaluator", RESULTS={"metric": "micro_f1",
                                                                           "models": {"teacher": ROW}}))
     monkeypatch.setattr(pipeline, "Exporter", fake("Exporter", RESULTS={"saved_models": {}}))
-    monkeypatch.setattr(run, "_jobs", lambda args: 1)  # worker processes would not see these classes
+    monkeypatch.setattr(run.cli, "jobs", lambda requested=None, **kwargs: 1)  # workers would not see these classes
 
 
 def test_failure_after_example_gen_writes_no_report(tmp_path, capsys, fake_components, monkeypatch):

@@ -40,3 +40,15 @@ def test_int_list_skips_empty_items_and_rejects_non_positive_values():
     parser.add_argument("--windows", type=cli.int_list)
     with pytest.raises(SystemExit):
         parser.parse_args(["--windows", "1,,x"])
+
+
+def test_positive_int_and_requested_jobs():
+    import argparse
+
+    import pytest
+
+    assert cli.positive_int("3") == 3
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive whole number"):
+            cli.positive_int(bad)
+    assert cli.jobs(3) == 3 and cli.jobs(None, distribute="mirrored") == 1

@@ -125,8 +125,8 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     # A sweep over the finished run trains only students, one per value and seed.
     run_dir = os.path.join(out_dir, "custom", "seeds")
     out = subprocess.run([sys.executable, "-m", "pipelines.sweep", "--run-dir", run_dir, "--student", "lstm",
-                          "--vary", "alpha=0,2", "--seeds", "2", "--set", "updates=1"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
+                          "--vary", "alpha=0,2", "--seeds", "2", "--set", "updates=1", "--jobs", "2"],  # workers
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.load(open(os.path.join(run_dir, "sweeps", "kd_lstm-alpha", "sweep.json")))
     assert result["values"] == [0, 2] and [len(r["test_runs"]) for r in result["runs"]] == [2, 2]
