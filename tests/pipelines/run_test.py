@@ -234,6 +234,11 @@ def test_configs_follow_the_paper():
     assert quick["students"]["boe"]["sequence_length"] == 400 and quick["student"]["sequence_length"] == 120
     longer = configs.build_config("imdb", False, "quick", {"student": {"sequence_length": 600}})
     assert longer["student"]["sequence_length"] == 600 and "sequence_length" not in longer["students"]["boe"]
+    # IMDB's long reviews: the reg-LSTM reads 400 words unless one length is asked for every student.
+    assert configs.build_config("imdb", False, "quick")["students"]["lstm"]["sequence_length"] == 400
+    assert "sequence_length" not in longer["students"]["lstm"]
+    assert "sequence_length" not in quick["students"]["lstm"] and "sequence_length" not in (
+        configs.build_config("imdb", False, "paper")["students"]["lstm"])
     args = run.parser().parse_args(["--dataset", "imdb", "--student-sequence-length", "600"])
     assert args.student_sequence_length == 600
     reference = configs.build_config("reuters", True, "reference")
