@@ -92,6 +92,7 @@ PROFILES = {
                      hparams=dict(embedding_dim=64, hidden_dim=0, dropout=0.0, word_weights=True)),
         ),
     ),
+    # Reuters: 1 h 28 min alone on 2 fast CPU cores (docs/results table2_reuters_reference_v2).
     # The longest teacher that, with 3 student seeds, fits about 2.5 hours on Reuters on 2 CPU cores: 128 word
     # pieces (length-bucketed, ~6 min an epoch: docs/results teacher_cost_reuters) for 10 epochs; at these budgets
     # epochs moved the teacher more than length (docs/results sweeps). λ grid: the quick one and 4× the paper's λ,
