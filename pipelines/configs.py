@@ -26,9 +26,9 @@ ALPHA_GRID = (0.0, 1.0, 4.0)
 PAPER_SINGLE_LABEL_DEFAULT = dict(PAPER["imdb"])
 PAPER_MULTI_LABEL_DEFAULT = dict(PAPER["reuters"])
 
-# Student settings that differ by dataset under the quick and reference profiles. IMDB reviews run ~230 words,
-# past the 120 the quick students read: at 400 words the reg-LSTM scores 43.24 dev / 41.50 test instead of
-# 37.13 test, and distilled 43.99 / 43.07 instead of 40.04 (3 seeds each, docs/results
+# Student settings that differ by dataset (a profile's `dataset_students`: quick and reference). IMDB reviews
+# run ~230 words, past the 120 the quick students read: at 400 words the reg-LSTM scores 43.24 dev / 41.50 test
+# instead of 37.13 test, and distilled 43.99 / 43.07 instead of 40.04 (3 seeds each, docs/results
 # sweep_imdb_teacher256_{lstm,kd_lstm}_sequence_length), above the SVM (40.65) at 3.3× the reg-LSTM's time.
 DATASET_STUDENTS = {
     "imdb": dict(lstm=dict(sequence_length=400)),
@@ -57,11 +57,11 @@ PROFILES = {
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off
         # λ grid as multiples of the paper's λ: 0, a quarter of it and itself, {0, 0.25, 1} multi-label, {0, 1, 4}
-        # single-label. On
-        # Reuters a label-dominated λ = 0.25 lifts the reg-LSTM by +0.33 dev / +0.58 test over 3 seeds where λ = 1
-        # lowers it (docs/results sweep_reuters_kd_lstm_alpha_low_3seeds); on IMDB polarity λ = 1 was KimCNN's
-        # and the LR's choice, λ = 4 the reg-LSTM's (table2_imdb_polarity_teacher256_400words).
+        # single-label. On Reuters a label-dominated λ = 0.25 lifts the reg-LSTM by +0.33 dev / +0.58 test over 3
+        # seeds where λ = 1 lowers it (docs/results sweep_reuters_kd_lstm_alpha_low_3seeds); on IMDB polarity
+        # λ = 1 was KimCNN's and the LR's choice, λ = 4 the reg-LSTM's (table2_imdb_polarity_teacher256_400words).
         alpha_scales=(0.0, 0.25, 1.0),
+        dataset_students=DATASET_STUDENTS,
         # Embeddings + 3 of 6 layers frozen make a step 36 % cheaper (docs/results teacher_freeze_cost_reuters), which
         # pays for a third epoch: Reuters dev 89.33 ± 0.17 / test 85.63 ± 0.18 against 87.06 ± 0.07 / 83.29 ± 0.17
         # with everything trained for 2 epochs, at the same cost (3 seeds each, docs/results
@@ -92,16 +92,17 @@ PROFILES = {
                      hparams=dict(embedding_dim=64, hidden_dim=0, dropout=0.0, word_weights=True)),
         ),
     ),
-    # Reuters: 1 h 28 min alone on 2 fast CPU cores (docs/results table2_reuters_reference_v2).
-    # The longest teacher that, with 3 student seeds, fits about 2.5 hours on Reuters on 2 CPU cores: 128 word
-    # pieces (length-bucketed, ~6 min an epoch: docs/results teacher_cost_reuters) for 10 epochs; at these budgets
-    # epochs moved the teacher more than length (docs/results sweeps). λ grid: the quick one and 4× the paper's λ,
-    # {0, 0.25, 1, 4} multi-label: with this teacher, 4 was the reg-LSTM's best and 0.25 KimCNN's on Reuters
-    # (docs/results table2_reuters_reference, sweep_reuters_reference_kd_kimcnn_alpha).
+    # The longest teacher that, with 3 student seeds, fits 2.5 hours on Reuters on 2 CPU cores: 128 word pieces
+    # (length-bucketed) for 10 epochs; at these budgets epochs moved the teacher more than length (docs/results
+    # sweeps). Measured: 1 h 28 min alone on fast cores, the teacher ~4 min an epoch (docs/results
+    # table2_reuters_reference_v2; ~6 min on normal cores, teacher_cost_reuters). λ grid: the quick one and 4×
+    # the paper's λ, {0, 0.25, 1, 4} multi-label: with this teacher, 4 was the reg-LSTM's best and 0.25 KimCNN's
+    # on Reuters (docs/results table2_reuters_reference, sweep_reuters_reference_kd_kimcnn_alpha).
     "reference": dict(
         max_docs=None,
         augment_multiplier=None,
         alpha_scales=(0.0, 0.25, 1.0, 4.0),
+        dataset_students=DATASET_STUDENTS,
         seeds=3,
         teacher=dict(backbone="minilm", sequence_length=128, epochs=10, batch_size=16, learning_rate=1e-4),
         student=dict(sequence_length=200, max_tokens=30000, word_vectors="teacher_pca"),
@@ -165,9 +166,8 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
         teacher["sequence_length"] = paper["sequence_length"]
     student = base["student"]
     student["batch_size"] = paper["student_batch_size"]
-    if profile in ("quick", "reference"):
-        for name, settings in DATASET_STUDENTS.get(dataset, {}).items():
-            base["students"][name].update(settings)
+    for name, settings in base.get("dataset_students", {}).get(dataset, {}).items():
+        base["students"][name].update(settings)
     config = dict(
         profile=profile, teacher=teacher, student=student, students=base["students"], alpha=None,
         alpha_grid=list(base.get("alpha_grid") or [scale * paper["alpha"] for scale in base.get("alpha_scales", ())]

@@ -162,7 +162,8 @@ def main(argv=None):
         report, run_dir = pipeline.run_pipeline(
             args.dataset, config, output_dir=args.output_dir, data_dir=args.data_dir, run_id=args.run_id,
             multi_label=multi_label, force=args.force, students=args.students, baselines=not args.no_baselines, beam_args=args.beam_args,
-            skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled, jobs=cli.jobs(args.jobs, distribute=args.distribute),
+            skip_bad_rows=args.skip_bad_rows, unlabeled=args.unlabeled,
+            jobs=cli.jobs(args.jobs, distribute=args.distribute),
         )
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
         # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.
