@@ -10,7 +10,9 @@ therefore filters at the file-descriptor level: standard error (fd 2) of this
 process, and of every process it starts (Beam workers), goes through a small
 filter process that drops the known chatter line by line and passes
 everything else through unchanged: tracebacks, warnings we do not know, our
-own lines. The filter ignores Ctrl-C and runs until the last writer is gone,
+own lines (the Beam workers' progress lines, which Python's default logging
+format prints as `INFO:kdkeras.transfer_set:...`, get the `[TransferSet]`
+prefix of the components' lines). The filter ignores Ctrl-C and runs until the last writer is gone,
 so nothing written before a crash or an interrupt is lost.
 
 Example:
@@ -50,6 +52,11 @@ NOISE = (
     rb"Compiled the loaded model, but the compiled metrics have yet to be built",  # tf_keras twin, TFLite export
     rb"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
 )
+# Lines rewritten (prefix pattern → replacement): Beam worker processes log our progress in Python's default
+# format (`INFO:kdkeras.transfer_set:transfer set: copies_made 1000`); shown like the components' own lines.
+REWRITES = (
+    (rb"^INFO:kdkeras\.transfer_set:(?:transfer set: )?", rb"[TransferSet] "),
+)
 
 _FILTER = r"""
 import ast, os, re, signal, sys
@@ -57,6 +64,15 @@ for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # drain until the last writer is g
     if hasattr(signal, name):
         signal.signal(getattr(signal, name), signal.SIG_IGN)
 noise = re.compile(b"|".join(b"(?:" + p + b")" for p in ast.literal_eval(sys.argv[1])))
+rewrites = [(re.compile(p), r) for p, r in ast.literal_eval(sys.argv[2])]
+
+
+def rewrite(line):
+    for pattern, replacement in rewrites:
+        line = pattern.sub(lambda _: replacement, line, count=1)
+    return line
+
+
 pending = b""
 while True:
     chunk = os.read(0, 65536)
@@ -64,7 +80,7 @@ while True:
         break
     lines = (pending + chunk).split(b"\n")
     pending = lines.pop()
-    out = [line + b"\n" for line in lines if not noise.search(line)]
+    out = [rewrite(line) + b"\n" for line in lines if not noise.search(line)]
     if b"\r" in pending:  # progress bars redraw with \r: show them now
         cut = pending.rindex(b"\r") + 1
         out.append(pending[:cut])
@@ -72,7 +88,7 @@ while True:
     if out:
         os.write(1, b"".join(out))
 if pending and not noise.search(pending):
-    os.write(1, pending)
+    os.write(1, rewrite(pending))
 """
 
 _installed = None
@@ -111,8 +127,8 @@ def quiet_console(verbose=False):
         sys.stderr.flush()
         original = os.dup(2)
         read, write = os.pipe()
-        process = subprocess.Popen([sys.executable, "-c", _FILTER, repr(NOISE)], stdin=read, stdout=original,
-                                   stderr=original)
+        process = subprocess.Popen([sys.executable, "-c", _FILTER, repr(NOISE), repr(REWRITES)], stdin=read,
+                                   stdout=original, stderr=original)
     except (OSError, ValueError):
         return False  # no usable fd 2: leave stderr as it is
     os.close(read)

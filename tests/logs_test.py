@@ -52,6 +52,14 @@ def test_noise_is_dropped_and_everything_else_kept():
     assert out.stderr.splitlines() == KEPT_LINES
 
 
+def test_beam_worker_progress_gets_the_component_prefix():
+    line = "INFO:kdkeras.transfer_set:transfer set: copies_made 1000 (this worker)"
+    out = _child(f"import os\nos.write(2, {line!r}.encode() + b'\\n')\nos.write(2, {line!r}.encode())")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.split("\n") == ["[TransferSet] copies_made 1000 (this worker)"] * 2
+    assert _child(f"import os\nos.write(2, {line!r}.encode())", verbose=True).stderr == line
+
+
 def test_verbose_keeps_every_line():
     out = _child(WRITE_ALL, verbose=True)
     assert out.stderr.splitlines() == NOISE_LINES + KEPT_LINES
