@@ -262,7 +262,7 @@ def test_teacher_overrides_reach_the_run_config():
     assert (teacher["freeze_embeddings"], teacher["frozen_layers"], teacher["backbone_dropout"]) == (True, 3, 0.0)
     default_config = run.run_config(run.parser().parse_args(["--dataset", "reuters"]), spec)
     default = default_config["teacher"]
-    assert (default["freeze_embeddings"], default["frozen_layers"], default["epochs"]) == (True, 3, 3)  # quick's
+    assert (default["freeze_embeddings"], default["frozen_layers"], default["epochs"]) == (True, 4, 6)  # quick's
     assert "backbone_dropout" not in default  # the trainer's default
     args = run.parser().parse_args(["--dataset", "reuters", "--no-teacher-freeze-embeddings", "--teacher-frozen-layers",
                                     "0", "--teacher-epochs", "2"])
