@@ -12,8 +12,9 @@ filter process that drops the known chatter line by line and passes
 everything else through unchanged: tracebacks, warnings we do not know, our
 own lines (the Beam workers' progress lines, which Python's default logging
 format prints as `INFO:kdkeras.transfer_set:...`, get the `[TransferSet]`
-prefix of the components' lines). The filter ignores Ctrl-C and runs until the last writer is gone,
-so nothing written before a crash or an interrupt is lost.
+prefix of the components' lines). The filter ignores Ctrl-C and runs until
+the last writer is gone, so nothing written before a crash or an interrupt
+is lost.
 
 Example:
 

@@ -166,7 +166,7 @@ def main(argv=None):
             jobs=cli.jobs(args.jobs, distribute=args.distribute),
         )
     except (DataError, BackboneError, ModelLoadError, UnsafePathError, OutputDirError, RunLockedError) as e:
-        # The quick profile freezes 3 layers; a smaller custom backbone needs the flag.
+        # The quick profile freezes 4 layers; a smaller custom backbone needs the flag.
         hint = " (set --teacher-frozen-layers)" if isinstance(e, FrozenLayersError) else ""
         print(f"error: {' '.join(str(e).split())}{hint}", file=sys.stderr)
         return 2
