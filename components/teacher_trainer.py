@@ -49,6 +49,13 @@ class TeacherTrainer(Component):
         length_buckets: tokenise the train split once and cut each batch to
             its longest document, batching documents of similar length
             (`kdkeras.buckets`); False pads every batch to `sequence_length`.
+        cache_frozen: with the embeddings and `frozen_layers` frozen (and
+            length buckets), run the frozen layers once per document and
+            fine-tune the layers above on their cached output
+            (`kdkeras.frozen`): a step runs only the trained layers. The
+            frozen layers then run without dropout. Falls back to running
+            the whole teacher when the cache would pass
+            `kdkeras.training.CACHE_LIMIT`.
     """
 
     SPEC = ComponentSpec(
@@ -57,7 +64,7 @@ class TeacherTrainer(Component):
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
             distribute=None, windows=1, window_stride=None, window_pooling="mean", length_buckets=True,
-            backbone_dropout=None, freeze_embeddings=False, frozen_layers=0,
+            backbone_dropout=None, freeze_embeddings=False, frozen_layers=0, cache_frozen=False,
         ),
         description="fine-tuned DocBERT teacher",
     )
@@ -70,6 +77,10 @@ class TeacherTrainer(Component):
         for key, neutral in (("backbone_dropout", None), ("freeze_embeddings", False), ("frozen_layers", 0)):
             if params[key] == neutral and type(params[key]) is type(neutral):  # everything trains, as before
                 del params[key]
+        cached = (params["cache_frozen"] and params.get("freeze_embeddings") and params.get("frozen_layers")
+                  and params["length_buckets"] and self.parameters["windows"] == 1)
+        if not cached:
+            del params["cache_frozen"]  # nothing to cache, or not cached: the teacher of before
         return params
 
     def execute(self, inputs, output_dir, work_dir):
@@ -89,7 +100,7 @@ class TeacherTrainer(Component):
                 model, transform, train, dev, schema["multi_label"], epochs=p["epochs"], batch_size=p["batch_size"],
                 learning_rate=p["learning_rate"], warmup_fraction=p["warmup_fraction"],
                 weight_decay=p["weight_decay"], seed=p["seed"], work_dir=work_dir, jit_compile=p["jit_compile"],
-                length_buckets=p["length_buckets"],
+                length_buckets=p["length_buckets"], cache_frozen=p["cache_frozen"], log=self.log,
             )
         teacher.save(os.path.join(output_dir, TEACHER_MODEL_FILE))
         backbones.save_preprocessor(preprocessor, os.path.join(output_dir, PREPROCESSOR_DIR))
@@ -97,4 +108,5 @@ class TeacherTrainer(Component):
                             p["window_pooling"])
         plots.training_curves(result["history"], os.path.join(output_dir, CURVES_FILE), "teacher")
         write_json(os.path.join(output_dir, HISTORY_FILE), result)
-        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params()}
+        return {"best_epoch": result["best_epoch"], "dev_score": result["dev_score"], "params": teacher.count_params(),
+                "cached_layers": result["cached_layers"]}

@@ -31,7 +31,6 @@ import tensorflow as tf
 from kdkeras.callbacks import console_progress
 
 KEYS = ("token_ids", "padding_mask", "segment_ids")
-_INPUT_SPEC = {k: tf.TensorSpec([None, None], tf.int32) for k in KEYS}  # a batch of cut inputs
 
 
 def supports(preprocessor):
@@ -67,7 +66,9 @@ class Encoded:
     """Documents tokenised once: `[n, sequence_length]` int32 arrays and each document's length.
 
     Attributes:
-        inputs: `{"token_ids", "padding_mask", "segment_ids"}` NumPy arrays.
+        inputs: `{"token_ids", "padding_mask", "segment_ids"}` NumPy arrays
+            (or any arrays `[n, sequence_length, ...]` cut the same way, such
+            as the hidden states of `kdkeras.frozen.cache`).
         lengths: word pieces per document, [CLS] and [SEP] included.
         buckets: the cut lengths (`bucket_lengths`).
     """
@@ -100,6 +101,10 @@ class Encoded:
     def padded_count(self, batches):
         """Word-piece slots (real and padding) computed for a list of index batches."""
         return int(sum(len(b) * self.cut_length(b) for b in batches))
+
+    def input_spec(self):
+        """The `tf.TensorSpec`s of a batch of cut inputs: batch and length unknown, other axes as stored."""
+        return {k: tf.TensorSpec([None, None, *v.shape[2:]], tf.as_dtype(v.dtype)) for k, v in self.inputs.items()}
 
 
 _GRAPHS = weakref.WeakKeyDictionary()  # preprocessor -> its call as one traced graph
@@ -196,7 +201,7 @@ class BucketedEpochs(keras.callbacks.Callback):
         """A `tf.data.Dataset` of one epoch's `(inputs, y)` batches, re-read for every epoch."""
         y_spec = tf.TensorSpec([None, *self.y.shape[1:]], tf.as_dtype(self.y.dtype))
         cardinality = int(np.ceil(len(self.encoded) / self.batch_size))
-        ds = tf.data.Dataset.from_generator(self._generate, output_signature=(_INPUT_SPEC, y_spec))
+        ds = tf.data.Dataset.from_generator(self._generate, output_signature=(self.encoded.input_spec(), y_spec))
         return ds.apply(tf.data.experimental.assert_cardinality(cardinality)).prefetch(2)
 
 
@@ -209,7 +214,8 @@ def inference_batches(encoded, batch_size):
 def inference_dataset(encoded, batch_size):
     """`(dataset, order)`: length-sorted input batches and the document index of each row they give."""
     batches = inference_batches(encoded, batch_size)
-    ds = tf.data.Dataset.from_generator(lambda: (encoded.batch(b) for b in batches), output_signature=_INPUT_SPEC)
+    ds = tf.data.Dataset.from_generator(lambda: (encoded.batch(b) for b in batches),
+                                        output_signature=encoded.input_spec())
     order = np.concatenate(batches) if batches else np.zeros(0, "int64")
     return ds.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2), order
 

@@ -13,12 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kdkeras import buckets
+from kdkeras import buckets, frozen
 from kdkeras.names import STRATEGIES
 from kdkeras.batches import TrainingData, make_dataset
 from kdkeras.callbacks import DevSelection, EpochBackup, console_progress
 from kdkeras.distillation import Distiller, task_loss
 
+CACHE_LIMIT = 4 * 2**30  # bytes of cached hidden states (train + dev) a teacher with a frozen bottom may keep
 
 
 def distribution_strategy(name=None):
@@ -141,6 +142,9 @@ def fit_teacher(
     jit_compile=True,
     verbose="auto",
     length_buckets=True,
+    cache_frozen=False,
+    cache_limit=CACHE_LIMIT,
+    log=None,
 ):
     """Fine-tunes a DocBERT teacher end to end and keeps its best dev epoch.
 
@@ -159,9 +163,17 @@ def fit_teacher(
             document, batching documents of similar length together
             (`kdkeras.buckets`); the preprocessor's full length otherwise.
             Windowed preprocessors always use full windows.
+        cache_frozen: with length buckets and a frozen bottom (the
+            embeddings and the first k layers, `kdkeras.frozen`), run the
+            bottom once per document and train the top on its cached hidden
+            states (the frozen layers then run without dropout).
+        cache_limit: most bytes the cached train and dev states may take;
+            above it the whole teacher runs every step.
+        log: optional progress printer.
 
     Returns:
-        A dict with the training history and the selected epoch and dev score.
+        A dict with the training history and the selected epoch and dev score
+        (and `cached_layers`: the frozen layers run once, 0 if none).
     """
     keras.utils.set_random_seed(seed)
     steps = epochs * int(np.ceil(len(train) / batch_size))
@@ -169,16 +181,36 @@ def fit_teacher(
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     init_output_bias(teacher, train.labels, multi_label)
-    teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
     y = targets(train.labels, multi_label)
+    depth = frozen.frozen_depth(teacher.backbone) if cache_frozen and hasattr(teacher, "backbone") else 0
     if length_buckets and buckets.supports(preprocessor):  # tokenised once, batches cut to their longest document
-        train_data = buckets.BucketedEpochs(buckets.encode(train.texts, preprocessor), y, batch_size, seed)
-        dev_ds, order = buckets.inference_dataset(buckets.encode(dev.texts, preprocessor), 64)
+        train_encoded, dev_encoded = buckets.encode(train.texts, preprocessor), buckets.encode(dev.texts, preprocessor)
+        size = sum(frozen.cache_bytes(e, teacher.backbone.hidden_dim) for e in (train_encoded, dev_encoded)) if depth else 0
+        if depth and size > cache_limit:
+            if log:
+                log(f"not caching the frozen layers: {size / 2**30:.1f} GiB of hidden states, above "
+                    f"{cache_limit / 2**30:.1f} GiB")
+            depth = 0
+        model = teacher
+        if depth:
+            if log:
+                log(f"caching the hidden states after {depth} frozen layers: {len(train_encoded)} train and "
+                    f"{len(dev_encoded)} dev documents ({size / 2**30:.2f} GiB)")
+            bottom = frozen.bottom_model(teacher.backbone, depth)
+            train_encoded, dev_encoded = frozen.cache(bottom, train_encoded), frozen.cache(bottom, dev_encoded)
+            model = frozen.top_model(teacher, depth)
+        model.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
+        train_data = buckets.BucketedEpochs(train_encoded, y, batch_size, seed)
+        dev_ds, order = buckets.inference_dataset(dev_encoded, 64)
         dev_labels = np.asarray(dev.labels)[order]
-    else:
-        train_data = TrainingData(train.texts, y, preprocessor, batch_size, seed)
-        dev_ds, dev_labels = make_dataset(dev.texts, preprocessor, 64), dev.labels
-    return _fit(teacher, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
+        result = _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir,
+                      verbose=verbose)
+        return {**result, "cached_layers": depth}
+    teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
+    train_data = TrainingData(train.texts, y, preprocessor, batch_size, seed)
+    dev_ds = make_dataset(dev.texts, preprocessor, 64)
+    result = _fit(teacher, train_data, dev_ds, dev.labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
+    return {**result, "cached_layers": 0}
 
 
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir, verbose, target=None, ema=False,

@@ -91,7 +91,10 @@ def parser():
                         "(quick: frozen)")
     g.add_argument("--teacher-frozen-layers", type=int, metavar="K",
                    help="keep the teacher backbone's first K transformer layers at their pre-trained values "
-                        "(no backward pass below the first trained layer; quick: 3 of MiniLM-L6's 6, 0 trains all)")
+                        "(no backward pass below the first trained layer; quick: 4 of MiniLM-L6's 6, 0 trains all)")
+    g.add_argument("--teacher-cache-frozen", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the frozen embeddings and layers once per document and train the layers above on "
+                        "their cached output (the frozen layers then run without dropout)")
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")
@@ -127,7 +130,8 @@ def run_config(args, spec, multi_label=None):
                     "sequence_length": args.teacher_sequence_length, "learning_rate": args.teacher_learning_rate,
                     "windows": args.teacher_windows, "window_pooling": args.teacher_window_pooling,
                     "pooling": args.teacher_pooling, "backbone_dropout": args.teacher_dropout,
-                    "freeze_embeddings": args.teacher_freeze_embeddings, "frozen_layers": args.teacher_frozen_layers},
+                    "freeze_embeddings": args.teacher_freeze_embeddings, "frozen_layers": args.teacher_frozen_layers,
+                    "cache_frozen": args.teacher_cache_frozen},
         "student": {"word_vectors": args.word_vectors, "sequence_length": args.student_sequence_length,
                     "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"updates": args.student_updates} for name in names.STUDENTS},

@@ -5,6 +5,23 @@ import keras
 POOLINGS = ("cls", "pooled", "mean")
 
 
+def pool(sequence_output, padding_mask, pooling, pooled_dense=None):
+    """The document vector of a backbone's final hidden states `[batch, length, hidden]`.
+
+    Args:
+        sequence_output: the backbone's final hidden states.
+        padding_mask: `[batch, length]`, 1 on word pieces, 0 on padding.
+        pooling: `"cls"`, `"mean"` or `"pooled"` (see `DocBERT`).
+        pooled_dense: the backbone's `pooled_dense` layer (`"pooled"` only).
+    """
+    if pooling == "pooled":
+        return pooled_dense(sequence_output[:, 0, :])
+    if pooling == "cls":
+        return sequence_output[:, 0, :]
+    mask = keras.ops.expand_dims(keras.ops.cast(padding_mask, sequence_output.dtype), -1)
+    return keras.ops.sum(sequence_output * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+
+
 @keras.saving.register_keras_serializable(package="kdkeras")
 class DocBERT(keras.Model):
     """BERT [CLS] vector → dropout → dense logits over K classes (Adhikari et al. 2019).
@@ -41,12 +58,7 @@ class DocBERT(keras.Model):
             x = outputs["pooled_output"]
         else:
             backbone.get_layer("pooled_dense").trainable = False  # unused: no gradient
-            if pooling == "cls":
-                x = outputs["sequence_output"][:, 0, :]
-            else:
-                mask = keras.ops.expand_dims(keras.ops.cast(inputs["padding_mask"], outputs["sequence_output"].dtype), -1)
-                x = keras.ops.sum(outputs["sequence_output"] * mask, axis=1) / keras.ops.maximum(
-                    keras.ops.sum(mask, axis=1), 1.0)
+            x = pool(outputs["sequence_output"], inputs["padding_mask"], pooling)
         x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
         logits = keras.layers.Dense(
             num_classes,

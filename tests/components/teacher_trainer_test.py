@@ -65,6 +65,12 @@ def test_reused_until_its_parameters_change(tiny_examples, tiny_teacher):
     # The checkpoint's dropout (None) keeps the fingerprint teachers had before the option existed.
     assert "backbone_dropout" not in TeacherTrainer(**smoke_settings()).fingerprint_parameters()
     assert not {"freeze_embeddings", "frozen_layers"} & set(TeacherTrainer(**smoke_settings()).fingerprint_parameters())
+    # Caching the frozen bottom changes the teacher (no dropout below the trained layers) only when there is one.
+    frozen = {**smoke_settings(), "freeze_embeddings": True, "frozen_layers": 1}
+    assert "cache_frozen" not in TeacherTrainer(**smoke_settings()).fingerprint_parameters()
+    assert "cache_frozen" not in TeacherTrainer(**frozen).fingerprint_parameters()  # off by default
+    assert "cache_frozen" not in TeacherTrainer(**frozen, cache_frozen=True, windows=2).fingerprint_parameters()
+    assert TeacherTrainer(**frozen, cache_frozen=True).fingerprint_parameters()["cache_frozen"] is True
 
 
 def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
@@ -74,12 +80,16 @@ def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
     assert model.backbone.get_config()["dropout"] == 0.0
 
 
-def test_frozen_parts_of_the_backbone_keep_their_pretrained_weights(tmp_path, tiny_examples):
+@pytest.mark.parametrize("cache", [False, True])
+def test_frozen_parts_of_the_backbone_keep_their_pretrained_weights(tmp_path, tiny_examples, cache):
     from kdkeras.models import load_backbone
 
     settings = smoke_settings()
-    teacher = TeacherTrainer(**settings, freeze_embeddings=True, frozen_layers=1).run(
-        {"examples": tiny_examples}, str(tmp_path), log=quiet)
+    lines = []
+    teacher = TeacherTrainer(**settings, freeze_embeddings=True, frozen_layers=1, cache_frozen=cache).run(
+        {"examples": tiny_examples}, str(tmp_path), log=lines.append)
+    assert any("caching the hidden states after 1 frozen layers" in line for line in lines) == cache
+    assert teacher.metadata["results"]["cached_layers"] == int(cache)
     trained = load_teacher(teacher)[0].backbone
     train, _ = read_split(tiny_examples, "train")
     initial, _ = load_backbone("tiny", settings["sequence_length"], train_texts=train.texts, seed=settings.get("seed", 0))

@@ -257,13 +257,14 @@ def test_teacher_overrides_reach_the_run_config():
 
     spec = registry.get_dataset("reuters")
     args = run.parser().parse_args(["--dataset", "reuters", "--teacher-freeze-embeddings", "--teacher-frozen-layers", "3",
-                                    "--teacher-dropout", "0"])
+                                    "--teacher-dropout", "0", "--teacher-cache-frozen"])
     teacher = run.run_config(args, spec)["teacher"]
     assert (teacher["freeze_embeddings"], teacher["frozen_layers"], teacher["backbone_dropout"]) == (True, 3, 0.0)
+    assert teacher["cache_frozen"] is True
     default_config = run.run_config(run.parser().parse_args(["--dataset", "reuters"]), spec)
     default = default_config["teacher"]
     assert (default["freeze_embeddings"], default["frozen_layers"], default["epochs"]) == (True, 4, 6)  # quick's
-    assert "backbone_dropout" not in default  # the trainer's default
+    assert "backbone_dropout" not in default and "cache_frozen" not in default  # the trainer's defaults
     args = run.parser().parse_args(["--dataset", "reuters", "--no-teacher-freeze-embeddings", "--teacher-frozen-layers",
                                     "0", "--teacher-epochs", "2"])
     everything = run.run_config(args, spec)["teacher"]
