@@ -63,6 +63,35 @@ def _one_batch_per_shape(encoded, sample, y):
     return [(encoded.batch(b), y[b]) for b in shapes.values()]
 
 
+def _cached_top(teacher, encoded, sample, y, multi_label):
+    """`(top model, batches, warm-up batches, cache seconds)`: `teacher` above its frozen bottom, on cached states.
+
+    The documents of `sample` are cached once (timed, after a warm-up pass
+    that traces each shape); the top is compiled like `_compiled_teacher`.
+    """
+    import keras
+    import numpy as np
+
+    from kdkeras import buckets, frozen
+    from kdkeras.distillation import task_loss
+
+    depth = frozen.frozen_depth(teacher.backbone)
+    docs = np.unique(np.concatenate(sample))
+    subset = buckets.Encoded({k: v[docs] for k, v in encoded.inputs.items()}, encoded.lengths[docs], encoded.buckets)
+    bottom = frozen.bottom_model(teacher.backbone, depth)
+    frozen.cache(bottom, subset)  # traces every shape
+    started = time.perf_counter()
+    hidden = frozen.cache(bottom, subset)
+    seconds = time.perf_counter() - started
+    position = np.full(len(encoded), -1)
+    position[docs] = np.arange(len(docs))
+    cached_sample = [position[b] for b in sample]
+    top = frozen.top_model(teacher, depth)
+    top.compile(optimizer=keras.optimizers.AdamW(1e-5), loss=task_loss(multi_label), jit_compile=True)
+    batches = [(hidden.batch(b), y[d]) for b, d in zip(cached_sample, sample)]
+    return top, batches, _one_batch_per_shape(hidden, cached_sample, y[docs]), seconds
+
+
 def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16, backbone="minilm", seed=0,
             log=print):
     """Padding and throughput with and without length buckets at one sequence length; returns a dict."""
@@ -121,7 +150,7 @@ def measure(texts, labels, multi_label, sequence_length, steps=24, batch_size=16
     return row
 
 
-VARIANT_KEYS = ("backbone_dropout", "freeze_embeddings", "frozen_layers")
+VARIANT_KEYS = ("backbone_dropout", "freeze_embeddings", "frozen_layers", "cache_frozen")
 
 
 def variant_label(settings):
@@ -132,22 +161,30 @@ def variant_label(settings):
     embeddings, layers = settings.get("freeze_embeddings", False), settings.get("frozen_layers", 0)
     if embeddings or layers:
         frozen = [*(["embeddings"] if embeddings else []), *([f"{layers} layer{'s' * (layers > 1)}"] if layers else [])]
-        parts.append(" + ".join(frozen) + " frozen")
+        parts.append(" + ".join(frozen) + " frozen" + (", cached" if settings.get("cache_frozen") else ""))
     return ", ".join(parts) or "as trained by default"
 
 
 def parse_freeze(text):
-    """`--freeze` values: "none", "embeddings", "embeddings+K" or "K" → `{freeze_embeddings, frozen_layers}` dicts."""
+    """`--freeze` values: "none", "embeddings", "embeddings+K" or "K" → `{freeze_embeddings, frozen_layers}` dicts.
+
+    "embeddings+K+cached" is the same teacher trained on the cached output
+    of its frozen bottom (`cache_frozen`, `kdkeras.frozen`).
+    """
     variants = []
     for item in text.split(","):
         item = item.strip()
+        cached = item.endswith("+cached")
+        item = item[:-len("+cached")] if cached else item
+        if cached and not (item.startswith("embeddings+") and item[len("embeddings+"):].isdigit()):
+            raise ValueError(f"--freeze: {item + '+cached'!r}: only embeddings+K can be cached")
         embeddings = item.startswith("embeddings")
         rest = item[len("embeddings"):].lstrip("+") if embeddings else ("" if item == "none" else item)
         try:
             layers = int(rest) if rest else 0
         except ValueError:
             raise ValueError(f"--freeze: {item!r} is not none, embeddings, embeddings+K or K") from None
-        variants.append({"freeze_embeddings": embeddings, "frozen_layers": layers})
+        variants.append({"freeze_embeddings": embeddings, "frozen_layers": layers, **({"cache_frozen": True} if cached else {})})
     return variants
 
 
@@ -164,7 +201,10 @@ def measure_variants(texts, labels, multi_label, sequence_length, variants, step
     then the models take turns: in each of `rounds` rounds each one runs
     the same `steps` batches. Reported per variant: the median round, as
     seconds per step and real word pieces per second, and the share of a
-    step saved against the first variant.
+    step saved against the first variant. A `cache_frozen` variant trains
+    its top on the cached output of its frozen bottom (`kdkeras.frozen`);
+    the time to cache the batches' documents once is reported beside it
+    (`cache_seconds_per_step`: to spread over the epochs of a training).
     """
     import numpy as np
 
@@ -179,23 +219,31 @@ def measure_variants(texts, labels, multi_label, sequence_length, variants, step
     sample = [bucketed[i] for i in rng.permutation(len(bucketed)) if len(bucketed[i]) == batch_size][:steps]
     batches = [(encoded.batch(b), y[b]) for b in sample]
     warm = _one_batch_per_shape(encoded, sample, y)
-    models = []
+    models, inputs, cache_seconds = [], [], []
     for settings in variants:
         unknown = set(settings) - set(VARIANT_KEYS)
         if unknown:
             raise ValueError(f"unknown teacher variant settings {sorted(unknown)}; known: {', '.join(VARIANT_KEYS)}")
+        settings = dict(settings)
+        cached = settings.pop("cache_frozen", False)
         model = _compiled_teacher(texts, y, multi_label, sequence_length, backbone, seed, **settings)
-        _timed_steps(model, warm, len(warm))
+        model_batches, model_warm, seconds_cached = batches, warm, None
+        if cached:
+            model, model_batches, model_warm, seconds_cached = _cached_top(model, encoded, sample, y, multi_label)
+        _timed_steps(model, model_warm, len(model_warm))
         models.append(model)
+        inputs.append(model_batches)
+        cache_seconds.append(seconds_cached)
     seconds = [[] for _ in variants]
     for _ in range(rounds):
         for k, model in enumerate(models):
-            seconds[k].append(_timed_steps(model, batches, 0))
+            seconds[k].append(_timed_steps(model, inputs[k], 0))
     real = int(sum(encoded.lengths[b].sum() for b in sample))
     rows, reference = [], float(np.median(seconds[0]))
-    for settings, model, times in zip(variants, models, seconds):
+    for settings, model, times, cached in zip(variants, models, seconds, cache_seconds):
         median = float(np.median(times))
         row = {**settings, "label": variant_label(settings), "seconds_per_step": round(median / len(batches), 3),
+               **({"cache_seconds_per_step": round(cached / len(batches), 3)} if cached is not None else {}),
                "real_word_pieces_per_s": round(real / median, 1), "round_seconds": [round(t, 2) for t in times],
                "step_saving": round(1 - median / reference, 4),
                "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
@@ -218,7 +266,8 @@ def main(argv=None):
                    help="time a training step at each backbone dropout rate instead (the first is the reference)")
     p.add_argument("--freeze", metavar="V1,V2,...",
                    help="time a training step with each part of the backbone frozen instead: none, embeddings, "
-                        "embeddings+K (and the first K transformer layers) or K (the first is the reference)")
+                        "embeddings+K (and the first K transformer layers) or K (the first is the reference); "
+                        "embeddings+K+cached trains the layers above on the frozen bottom's cached output")
     p.add_argument("--rounds", type=int, default=3, help="with --backbone-dropouts or --freeze: timed rounds per variant")
     p.add_argument("--output", help="results file (default docs/results/teacher_cost_<dataset>.json, "
                                     "teacher_dropout_cost_<dataset>.json with --backbone-dropouts, "
