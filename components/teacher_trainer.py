@@ -55,7 +55,12 @@ class TeacherTrainer(Component):
             (`kdkeras.frozen`): a step runs only the trained layers. The
             frozen layers then run without dropout. Falls back to running
             the whole teacher when the cache would pass
-            `kdkeras.training.CACHE_LIMIT`.
+            `kdkeras.training.CACHE_LIMIT`. With 4 of MiniLM-L6's 6 layers
+            frozen at 64 word pieces a step costs 45 % less, and Reuters
+            scores 90.87 ± 0.10 dev / 87.05 ± 0.13 test against 90.74 ±
+            0.10 / 87.24 ± 0.08 for the whole teacher (3 seeds, `docs/results`
+            `teacher_cache_cost_reuters.json`,
+            `sweep_reuters_teacher_frozen4_cached_3seeds.json`).
     """
 
     SPEC = ComponentSpec(
@@ -64,7 +69,7 @@ class TeacherTrainer(Component):
             backbone="minilm", sequence_length=128, epochs=2, batch_size=16, learning_rate=1e-4,
             warmup_fraction=0.1, weight_decay=0.01, dropout=0.1, pooling="cls", seed=0, jit_compile=True,
             distribute=None, windows=1, window_stride=None, window_pooling="mean", length_buckets=True,
-            backbone_dropout=None, freeze_embeddings=False, frozen_layers=0, cache_frozen=False,
+            backbone_dropout=None, freeze_embeddings=False, frozen_layers=0, cache_frozen=True,
         ),
         description="fine-tuned DocBERT teacher",
     )

@@ -94,7 +94,7 @@ def parser():
                         "(no backward pass below the first trained layer; quick: 4 of MiniLM-L6's 6, 0 trains all)")
     g.add_argument("--teacher-cache-frozen", action=argparse.BooleanOptionalAction, default=None,
                    help="run the frozen embeddings and layers once per document and train the layers above on "
-                        "their cached output (the frozen layers then run without dropout)")
+                        "their cached output (default; the frozen layers then run without dropout)")
     g.add_argument("--student-updates", type=int, metavar="N",
                    help="optimizer updates per student, the same for a plain student and its distilled twin")
     g.add_argument("--hidden-dim", type=int, help="LSTM units per direction")

@@ -68,9 +68,9 @@ def test_reused_until_its_parameters_change(tiny_examples, tiny_teacher):
     # Caching the frozen bottom changes the teacher (no dropout below the trained layers) only when there is one.
     frozen = {**smoke_settings(), "freeze_embeddings": True, "frozen_layers": 1}
     assert "cache_frozen" not in TeacherTrainer(**smoke_settings()).fingerprint_parameters()
-    assert "cache_frozen" not in TeacherTrainer(**frozen).fingerprint_parameters()  # off by default
-    assert "cache_frozen" not in TeacherTrainer(**frozen, cache_frozen=True, windows=2).fingerprint_parameters()
-    assert TeacherTrainer(**frozen, cache_frozen=True).fingerprint_parameters()["cache_frozen"] is True
+    assert "cache_frozen" not in TeacherTrainer(**frozen, cache_frozen=False).fingerprint_parameters()
+    assert "cache_frozen" not in TeacherTrainer(**frozen, windows=2).fingerprint_parameters()
+    assert TeacherTrainer(**frozen).fingerprint_parameters()["cache_frozen"] is True  # on by default
 
 
 def test_backbone_dropout_reaches_the_trained_teacher(tmp_path, tiny_examples):
