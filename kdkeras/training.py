@@ -182,20 +182,11 @@ def fit_teacher(
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     init_output_bias(teacher, train.labels, multi_label)
     y = targets(train.labels, multi_label)
-    depth = frozen.frozen_depth(teacher.backbone) if cache_frozen and hasattr(teacher, "backbone") else 0
     if length_buckets and buckets.supports(preprocessor):  # tokenised once, batches cut to their longest document
         train_encoded, dev_encoded = buckets.encode(train.texts, preprocessor), buckets.encode(dev.texts, preprocessor)
-        size = sum(frozen.cache_bytes(e, teacher.backbone.hidden_dim) for e in (train_encoded, dev_encoded)) if depth else 0
-        if depth and size > cache_limit:
-            if log:
-                log(f"not caching the frozen layers: {size / 2**30:.1f} GiB of hidden states, above "
-                    f"{cache_limit / 2**30:.1f} GiB")
-            depth = 0
-        model = teacher
-        if depth:
-            if log:
-                log(f"caching the hidden states after {depth} frozen layers: {len(train_encoded)} train and "
-                    f"{len(dev_encoded)} dev documents ({size / 2**30:.2f} GiB)")
+        depth = frozen.frozen_depth(teacher.backbone) if cache_frozen and hasattr(teacher, "backbone") else 0
+        model, depth = teacher, _cacheable(teacher, depth, (train_encoded, dev_encoded), cache_limit, log)
+        if depth:  # the frozen bottom runs once; the top trains on its output and shares its weights with `teacher`
             bottom = frozen.bottom_model(teacher.backbone, depth)
             train_encoded, dev_encoded = frozen.cache(bottom, train_encoded), frozen.cache(bottom, dev_encoded)
             model = frozen.top_model(teacher, depth)
@@ -211,6 +202,21 @@ def fit_teacher(
     dev_ds = make_dataset(dev.texts, preprocessor, 64)
     result = _fit(teacher, train_data, dev_ds, dev.labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
     return {**result, "cached_layers": 0}
+
+
+def _cacheable(teacher, depth, encoded, limit, log):
+    """`depth` when the hidden states after `depth` frozen layers of `encoded` documents fit `limit` bytes, else 0."""
+    if not depth:
+        return 0
+    size = sum(frozen.cache_bytes(e, teacher.backbone.hidden_dim) for e in encoded)
+    if size > limit:
+        if log:
+            log(f"not caching the frozen layers: {size / 2**30:.1f} GiB of hidden states, above {limit / 2**30:.1f} GiB")
+        return 0
+    if log:
+        log(f"caching the hidden states after {depth} frozen layers: {len(encoded[0])} train and {len(encoded[1])} dev "
+            f"documents ({size / 2**30:.2f} GiB)")
+    return depth
 
 
 def _fit(model, train_data, dev_ds, dev_labels, multi_label, *, epochs, work_dir, verbose, target=None, ema=False,
