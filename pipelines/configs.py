@@ -51,9 +51,9 @@ PROFILES = {
                                                                     word_weights=True)),
         ),
     ),
-    # Reuters, teacher and all students: 22 min with the install on 2 fast CPU cores (276 GFLOP/s of matmul,
-    # table2_reuters_make_run_frozen4); with the previous 3-epoch teacher about an hour on the slowest (57 min at
-    # 64 GFLOP/s before the λ = 0.25 runs; docs/results table2_reuters_make_run*).
+    # Reuters, teacher and all students: 16 min with the install on 2 fast CPU cores (356 GFLOP/s of matmul,
+    # table2_reuters_make_run_cached); earlier teachers took about an hour on the slowest (57 min at 64 GFLOP/s;
+    # docs/results table2_reuters_make_run*).
     "quick": dict(
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off
