@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from kdkeras import buckets, callbacks, training
+from kdkeras import buckets, training
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.windows import WindowedPreprocessor
+from tests.helpers import assert_resumes_to_the_same_result
 
 SMALL = [8, 16, 24, 32]  # bucket lengths for the tiny 32-piece backbone
 TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
@@ -78,10 +79,6 @@ def test_bucketed_teacher_training_learns(tiny, tmp_path):
     assert len(loss) == 8 and loss[-1] < loss[0] and result["dev_score"] > 60
 
 
-class _Killed(Exception):
-    pass
-
-
 def _train_tiny_teacher(tiny_texts, work_dir):
     import keras
 
@@ -99,22 +96,8 @@ def _train_tiny_teacher(tiny_texts, work_dir):
 
 @pytest.mark.slow  # a resume test: three teacher trainings
 def test_bucketed_teacher_training_resumes_to_the_same_result(tmp_path, monkeypatch):
-    reference, reference_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "ref"))
-    original = callbacks.EpochBackup.on_epoch_end
-
-    def killed(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise _Killed()
-
-    with monkeypatch.context() as m:
-        m.setattr(callbacks.EpochBackup, "on_epoch_end", killed)
-        with pytest.raises(_Killed):
-            _train_tiny_teacher(TEXTS, str(tmp_path / "work"))
-    resumed, resumed_weights = _train_tiny_teacher(TEXTS, str(tmp_path / "work"))
-    assert resumed == reference and len(reference["history"]["loss"]) == 3
-    for a, b in zip(reference_weights, resumed_weights):
-        np.testing.assert_array_equal(a, b)
+    reference = assert_resumes_to_the_same_result(lambda work: _train_tiny_teacher(TEXTS, work), tmp_path, monkeypatch)
+    assert len(reference["history"]["loss"]) == 3
 
 
 def test_each_epoch_reads_its_own_batches(tiny):

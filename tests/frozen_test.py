@@ -8,6 +8,7 @@ from kdkeras import buckets, frozen, training
 from kdkeras.data.hedwig import Split
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.models.backbones import freeze
+from tests.helpers import assert_resumes_to_the_same_result
 
 TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
          "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
@@ -81,31 +82,11 @@ def test_the_cache_falls_back_to_the_whole_teacher_above_its_limit(tmp_path):
     assert result["cached_layers"] == 0 and not lines
 
 
-class _Killed(Exception):
-    pass
-
-
 @pytest.mark.slow  # three teacher trainings
 def test_a_cached_training_resumes_to_the_same_result(tmp_path, monkeypatch):
-    from kdkeras import callbacks
-
     def run(work_dir):
         teacher, result, _ = _fit(work_dir, True)
         return result, [w.numpy() for w in teacher.weights]
 
-    reference, reference_weights = run(tmp_path / "ref")
-    original = callbacks.EpochBackup.on_epoch_end
-
-    def killed(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise _Killed()
-
-    with monkeypatch.context() as m:
-        m.setattr(callbacks.EpochBackup, "on_epoch_end", killed)
-        with pytest.raises(_Killed):
-            run(tmp_path / "work")
-    resumed, resumed_weights = run(tmp_path / "work")
-    assert resumed == reference and len(reference["history"]["loss"]) == 4
-    for a, b in zip(reference_weights, resumed_weights):
-        np.testing.assert_array_equal(a, b)
+    reference = assert_resumes_to_the_same_result(run, tmp_path, monkeypatch)
+    assert len(reference["history"]["loss"]) == 4

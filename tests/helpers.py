@@ -165,3 +165,44 @@ class _StoredLogits(Component):
                                  labels_as_logits(split.labels, p["shift"], p["scale"]))
         shutil.copy(inputs["examples"].path(SCHEMA_FILE), os.path.join(output_dir, SCHEMA_FILE))
         return {}
+
+
+class Killed(Exception):
+    """Raised by `assert_resumes_to_the_same_result` to stop a training after an epoch's backup."""
+
+
+def assert_resumes_to_the_same_result(train, work_dir, monkeypatch, kill_after_epoch=1):
+    """Checks that a training killed after an epoch's backup and started again ends as an uninterrupted one.
+
+    Args:
+        train: `work_dir -> (result dict, list of weight arrays)`, a whole training.
+        work_dir: a pytest `tmp_path`.
+        monkeypatch: the pytest fixture.
+        kill_after_epoch: the epoch (0-based) after whose backup the first try stops.
+
+    Returns:
+        The uninterrupted training's result.
+    """
+    from kdkeras import callbacks
+
+    reference, reference_weights = train(str(work_dir / "ref"))
+    original = callbacks.EpochBackup.on_epoch_end
+
+    def killed(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == kill_after_epoch:
+            raise Killed()
+
+    with monkeypatch.context() as m:
+        m.setattr(callbacks.EpochBackup, "on_epoch_end", killed)
+        try:
+            train(str(work_dir / "work"))
+        except Killed:
+            pass
+        else:
+            raise AssertionError("the training was not stopped")
+    resumed, resumed_weights = train(str(work_dir / "work"))
+    assert resumed == reference
+    for a, b in zip(reference_weights, resumed_weights):
+        np.testing.assert_array_equal(a, b)
+    return reference
