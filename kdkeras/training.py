@@ -190,18 +190,16 @@ def fit_teacher(
             bottom = frozen.bottom_model(teacher.backbone, depth)
             train_encoded, dev_encoded = frozen.cache(bottom, train_encoded), frozen.cache(bottom, dev_encoded)
             model = frozen.top_model(teacher, depth)
-        model.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
         train_data = buckets.BucketedEpochs(train_encoded, y, batch_size, seed)
         dev_ds, order = buckets.inference_dataset(dev_encoded, 64)
         dev_labels = np.asarray(dev.labels)[order]
-        result = _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir,
-                      verbose=verbose)
-        return {**result, "cached_layers": depth}
-    teacher.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
-    train_data = TrainingData(train.texts, y, preprocessor, batch_size, seed)
-    dev_ds = make_dataset(dev.texts, preprocessor, 64)
-    result = _fit(teacher, train_data, dev_ds, dev.labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
-    return {**result, "cached_layers": 0}
+    else:
+        model, depth = teacher, 0
+        train_data = TrainingData(train.texts, y, preprocessor, batch_size, seed)
+        dev_ds, dev_labels = make_dataset(dev.texts, preprocessor, 64), dev.labels
+    model.compile(optimizer=optimizer, loss=task_loss(multi_label), jit_compile=jit_compile)
+    result = _fit(model, train_data, dev_ds, dev_labels, multi_label, epochs=epochs, work_dir=work_dir, verbose=verbose)
+    return {**result, "cached_layers": depth}
 
 
 def _cacheable(teacher, depth, encoded, limit, log):
