@@ -169,15 +169,15 @@ def teacher_jit_compile(artifact):
     return bool(artifact.metadata.get("parameters", {}).get("jit_compile", True))
 
 
-def load_teacher(artifact):
-    """`(teacher, preprocessor)` from a TeacherTrainer artifact (windowed when it was trained so)."""
+def load_teacher(artifact, sequence_length=None):
+    """`(teacher, preprocessor)` from a TeacherTrainer artifact (windowed when it was trained so).
+
+    `sequence_length`: word pieces it reads instead of its training length (see `kdkeras.windows.load`)."""
     from kdkeras import models, windows
-    from kdkeras.models import backbones
 
     # Keras safe_mode: never runs stored code.
     teacher = models.load_model(artifact.path(TEACHER_MODEL_FILE), jit_compile=teacher_jit_compile(artifact))
-    directory = artifact.path(PREPROCESSOR_DIR)
-    return windows.load(teacher, backbones.load_preprocessor(directory), directory)
+    return windows.load(teacher, artifact.path(PREPROCESSOR_DIR), sequence_length)
 
 
 def load_student(artifact):

@@ -22,22 +22,27 @@ class TeacherInference(Component):
     Parameters:
         batch_size: inference batch size.
         splits: the splits to label (a teacher sweep needs only dev and test).
+        sequence_length: word pieces the teacher reads per document, when
+            more than it was trained on (None: its training length; see
+            `kdkeras.windows.load`). Give the TransferSet the same length,
+            so that original and augmented documents are read alike.
     """
 
     SPEC = ComponentSpec(
         inputs=("examples", "teacher"),
-        parameters=dict(batch_size=64, splits=["train", "dev", "test"]),
+        parameters=dict(batch_size=64, splits=["train", "dev", "test"], sequence_length=None),
         description="documents with teacher logits",
-        added_parameters=("splits",),
+        added_parameters=("splits", "sequence_length"),
     )
 
     def execute(self, inputs, output_dir, work_dir):
         schema = load_schema(inputs["examples"])
-        teacher, preprocessor = load_teacher(inputs["teacher"])
+        teacher, preprocessor = load_teacher(inputs["teacher"], self.parameters["sequence_length"])
         scores = {}
+        reads = f", up to {preprocessor.sequence_length} word pieces each" if self.parameters["sequence_length"] else ""
         for split_name in self.parameters["splits"]:
             split, _ = read_split(inputs["examples"], split_name)
-            self.log(f"teacher logits for {len(split)} {split_name} documents")
+            self.log(f"teacher logits for {len(split)} {split_name} documents{reads}")
             logits = buckets.predict_texts(teacher, preprocessor, split.texts, self.parameters["batch_size"],
                                             verbose="auto")
             examples.write_split(os.path.join(output_dir, split_folder(split_name)), split, logits)

@@ -40,7 +40,7 @@ def check_teacher_dir(teacher_dir):
 
 def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_prefix, multiplier, config, *,
                    batch_size=512, num_shards=0, unlabeled_pattern=None, pos_tagger="fast", tagger_sample_size=1000,
-                   jit_compile=True):
+                   jit_compile=True, teacher_sequence_length=None):
     """Adds read → TransferSet → write to `pipeline` (any runner; paths local or gs://).
 
     Args:
@@ -56,12 +56,14 @@ def build_pipeline(pipeline, examples_pattern, num_classes, teacher_dir, output_
             `RUN/ExampleGen/Split-unlabeled/data_tfrecord-*.gz`.
         pos_tagger, tagger_sample_size: see `kdkeras.transfer_set.TransferSet`.
         jit_compile: run the teacher through XLA (see `kdkeras.transfer_set.TeacherModelHandler`).
+        teacher_sequence_length: word pieces the teacher reads, when more than it
+            was trained on (see `kdkeras.windows.load`).
     """
     import apache_beam as beam
 
     handler = ts.TeacherModelHandler(
         os.path.join(teacher_dir, TEACHER_MODEL_FILE), os.path.join(teacher_dir, PREPROCESSOR_DIR), batch_size,
-        jit_compile=jit_compile,
+        jit_compile=jit_compile, sequence_length=teacher_sequence_length,
     )
     docs = pipeline | "ReadExamples" >> ts.ReadExamples(examples_pattern, num_classes)
     if unlabeled_pattern:
@@ -99,6 +101,10 @@ class TransferSet(Component):
             `tagger_sample_size` documents, then looked up; 96 % agreement,
             >10× faster) or `"spacy"` (spaCy on every document).
         tagger_sample_size: documents the fast tagger learns from.
+        teacher_sequence_length: word pieces the teacher reads per document,
+            when more than it was trained on (None: its training length; the
+            TeacherInference that gave `examples` their logits should read
+            as many).
 
     Args:
         beam_args: Beam pipeline options, e.g. `["--runner=DataflowRunner",
@@ -112,9 +118,10 @@ class TransferSet(Component):
         optional_inputs=("unlabeled",),
         parameters=dict(
             multiplier=3, p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20,
-            augment_seed=0, batch_size=512, pos_tagger="fast", tagger_sample_size=1000,
+            augment_seed=0, batch_size=512, pos_tagger="fast", tagger_sample_size=1000, teacher_sequence_length=None,
         ),
         description="augmented train split with teacher logits (Beam)",
+        added_parameters=("teacher_sequence_length",),
         # Every document meets the teacher in a batch of fixed shape (TeacherModelHandler): the records do
         # not depend on the batch size (64, the default, when it was part of the fingerprint).
         execution_parameters=dict(batch_size=64),
@@ -149,7 +156,8 @@ class TransferSet(Component):
         build_pipeline(pipeline, pattern, schema["num_classes"], inputs["teacher"].uri,
                        os.path.join(split_dir, "data_tfrecord"), p["multiplier"], self.augment_config(),
                        batch_size=p["batch_size"], unlabeled_pattern=unlabeled, pos_tagger=p["pos_tagger"],
-                       tagger_sample_size=p["tagger_sample_size"], jit_compile=teacher_jit_compile(inputs["teacher"]))
+                       tagger_sample_size=p["tagger_sample_size"], jit_compile=teacher_jit_compile(inputs["teacher"]),
+                       teacher_sequence_length=p["teacher_sequence_length"])
         result = pipeline.run()
         result.wait_until_finish()
         seconds = time.time() - started

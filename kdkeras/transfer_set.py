@@ -296,26 +296,28 @@ class TeacherModelHandler(ModelHandler):
             `teacher_word_pieces` and `teacher_slots` measure it.
         jit_compile: run the teacher through XLA (one compilation per batch
             shape; the same logits up to float rounding, in less time).
+        sequence_length: word pieces the teacher reads per document, when
+            more than it was trained on (see `kdkeras.windows.load`).
     """
 
-    def __init__(self, model_path, preprocessor_dir, batch_size=512, jit_compile=True):
+    def __init__(self, model_path, preprocessor_dir, batch_size=512, jit_compile=True, sequence_length=None):
         self.model_path = model_path
         self.preprocessor_dir = preprocessor_dir
+        self.sequence_length = sequence_length
         self.batch_size = batch_size
         self.jit_compile = jit_compile
 
     def load_model(self):
         from kdkeras import models, windows
-        from kdkeras.models import backbones
 
         import tensorflow as tf
 
         model = models.load_model(self.model_path, jit_compile=self.jit_compile)  # safe_mode: no stored code runs
-        preprocessor = backbones.load_preprocessor(self.preprocessor_dir)
+        model, transform = windows.load(model, self.preprocessor_dir, self.sequence_length)
         # Built here, once: the runner shares the model between threads, and a KerasHub preprocessor builds
         # itself on its first call (two threads calling it first at once make Keras refuse the second build).
-        preprocessor(tf.constant(["warm-up"]))
-        return _Teacher(*windows.load(model, preprocessor, self.preprocessor_dir))
+        getattr(transform, "preprocessor", transform)(tf.constant(["warm-up"]))
+        return _Teacher(model, transform)
 
     def run_inference(self, batch, model, inference_args=None):
         import tensorflow as tf

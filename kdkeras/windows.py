@@ -170,13 +170,45 @@ def save_config(directory, num_windows, stride=None, pooling="mean"):
         json.dump({"num_windows": int(num_windows), "stride": stride, "pooling": pooling}, f, indent=2)
 
 
-def load(classifier, preprocessor, directory):
-    """`(model, transform)` for a teacher saved with `save_config` settings in `directory` (if any)."""
+def load(classifier, directory, sequence_length=None):
+    """`(model, transform)` for a teacher and the preprocessor saved in `directory` (windowed if saved so).
+
+    Args:
+        classifier: the loaded teacher (a `kdkeras.models.DocBERT`).
+        directory: the folder of `kdkeras.models.backbones.save_preprocessor`
+            (and of `save_config`, for a windowed teacher).
+        sequence_length: word pieces the teacher reads per document at
+            inference, when more than it was trained on (None, or no more
+            than its training length: its training length), at most what its
+            position embeddings cover (512 for BERT checkpoints). A teacher
+            trained on 64 word pieces reads 128 with its pre-trained position
+            embeddings, and on Reuters scores higher so (docs/results). Not
+            for windowed teachers.
+
+    Raises:
+        ValueError: `sequence_length` is set for a windowed teacher.
+
+    Example:
+    >>> model, preprocessor = load(teacher, "TeacherTrainer/preprocessor", sequence_length=128)
+    >>> logits = model(preprocessor(["Oil prices rose sharply."]))
+    """
     import json
     import os
 
+    from kdkeras.models import backbones
+
     path = os.path.join(directory, CONFIG_FILE)
-    if not tf.io.gfile.exists(path):
+    windowed = tf.io.gfile.exists(path)
+    preprocessor = backbones.load_preprocessor(directory)
+    if sequence_length and sequence_length > preprocessor.sequence_length:
+        if windowed:
+            raise ValueError(f"{directory}: the teacher reads windows of its training length; "
+                             "an inference length applies to teachers that read one window")
+        longest = getattr(getattr(classifier, "backbone", None), "max_sequence_length", sequence_length)
+        sequence_length = min(sequence_length, longest)
+        if sequence_length > preprocessor.sequence_length:
+            preprocessor = backbones.load_preprocessor(directory, sequence_length=sequence_length)
+    if not windowed:
         return classifier, preprocessor
     with tf.io.gfile.GFile(path) as f:
         config = json.load(f)

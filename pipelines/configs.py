@@ -73,6 +73,9 @@ PROFILES = {
         # (docs/results teacher_cache_cost_reuters, sweep_reuters_teacher_frozen4_cached_3seeds).
         teacher=dict(backbone="minilm", sequence_length=64, epochs=6, batch_size=16, learning_rate=2e-4,
                      freeze_embeddings=True, frozen_layers=4),
+        # Trained on 64 word pieces, the teacher reads 128 for its logits (pre-trained position embeddings):
+        # Reuters dev 90.89 → 91.16 (docs/results).
+        teacher_inference_length=128,
         student=dict(sequence_length=120, max_tokens=30000, word_vectors="teacher_pca"),
         students=dict(
             # The reg-LSTM and KimCNN keep every word (Reuters train has 23k types): cut to 15k / 12k words for
@@ -151,11 +154,14 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
         overrides: dict with any of `teacher` / `student` sub-dicts (a
             `student` `sequence_length` applies to every student, the boe's
             own length included),
-            `students` (name → sub-dict) and `alpha`, `temperature`, `seed`,
+            `students` (name → sub-dict) and `teacher_inference_length`,
+            `alpha`, `temperature`, `seed`,
             `seeds`, `max_docs`, `augment_multiplier`, `augment` (rates).
 
     Returns:
-        A dict with `teacher`, `student` (settings shared by students),
+        A dict with `teacher`, `teacher_inference_length` (word pieces the
+        teacher reads for its logits; None: its training length),
+        `student` (settings shared by students),
         `students` (per-student epochs, learning rate, hyperparameters),
         `alpha`, `temperature`, `seed`, `seeds`, `max_docs`, `augment_multiplier`
         (transfer-set size; 1: no augmentation), `augment` and `paper`.
@@ -177,6 +183,7 @@ def build_config(dataset, multi_label, profile="quick", overrides=None):
         profile=profile, teacher=teacher, student=student, students=base["students"], alpha=None,
         alpha_grid=list(base.get("alpha_grid") or [scale * paper["alpha"] for scale in base.get("alpha_scales", ())]
                         or ALPHA_GRID),
+        teacher_inference_length=base.get("teacher_inference_length"),
         temperature=1.0, seed=0, seeds=base.get("seeds", 1), max_docs=base["max_docs"], paper=paper,
         augment_multiplier=base["augment_multiplier"] or paper["augment_multiplier"],
         augment=dict(p_mask=0.1, p_pos=0.1, p_ngram=0.25, max_ngram=5, p_shuffle=0.5, n_iter=20),

@@ -105,11 +105,27 @@ def builds_transfer_set(config, unlabeled):
     return config["augment_multiplier"] > 1 or bool(unlabeled)
 
 
+def teacher_inference_length(config):
+    """Word pieces the teacher reads for its logits, or None for its training length.
+
+    `config["teacher_inference_length"]` when it is above the teacher's
+    training length and the teacher reads one window (a windowed teacher
+    reads windows of its training length).
+    """
+    teacher = config["teacher"]
+    length = config.get("teacher_inference_length")
+    if not length or (teacher.get("windows") or 1) > 1 or length <= teacher["sequence_length"]:
+        return None
+    return length
+
+
 def _run_components(dataset, config, output_dir, run_dir, examples, force, students, baselines, beam_args,
                     unlabeled, jobs, log):
     """Everything after ExampleGen (see `run_pipeline`)."""
     teacher = TeacherTrainer(seed=config["seed"], **config["teacher"]).run({"examples": examples}, run_dir, force, log)
-    logits = TeacherInference().run({"examples": examples, "teacher": teacher}, run_dir, force, log)
+    reads = teacher_inference_length(config)
+    logits = TeacherInference(sequence_length=reads).run({"examples": examples, "teacher": teacher}, run_dir, force,
+                                                         log)
     seeds = [config["seed"] + k for k in range(config["seeds"])]
     kd_inputs = {"examples": logits}
     if builds_transfer_set(config, unlabeled):
@@ -118,7 +134,7 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
             ts_inputs["unlabeled"] = examples
         kd_inputs["transfer_set"] = TransferSet(
             multiplier=config["augment_multiplier"], augment_seed=config["seed"], beam_args=beam_args,
-            **config["augment"],
+            teacher_sequence_length=reads, **config["augment"],
         ).run(ts_inputs, run_dir, force, log)
     # Plain students (and the baselines) first: the teacher is checked against them before distilling.
     trained = _train_plain(config, students, seeds, examples, baselines, run_dir, jobs, force, log)

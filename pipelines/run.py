@@ -76,6 +76,10 @@ def parser():
     g.add_argument("--teacher-epochs", type=int)
     g.add_argument("--teacher-sequence-length", type=int)
     g.add_argument("--teacher-learning-rate", type=float)
+    g.add_argument("--teacher-inference-length", type=cli.positive_int, metavar="N",
+                   help="word pieces the teacher reads for its logits (TeacherInference, transfer set) when more "
+                        "than it trained on, up to its position embeddings' 512 (quick: 128; default: its "
+                        "training length; not with --teacher-windows)")
     g.add_argument("--teacher-windows", type=int, metavar="N",
                    help="teacher reads long documents as up to N overlapping windows of its sequence length and "
                         "pools their logits, in training and for logits (default 1: truncate)")
@@ -135,6 +139,7 @@ def run_config(args, spec, multi_label=None):
         "student": {"word_vectors": args.word_vectors, "sequence_length": args.student_sequence_length,
                     "distribute": None if args.distribute == "none" else args.distribute},
         "students": {name: {"updates": args.student_updates} for name in names.STUDENTS},
+        "teacher_inference_length": args.teacher_inference_length,
         "alpha": args.alpha, "alpha_grid": args.alpha_grid, "temperature": args.temperature, "seed": args.seed, "seeds": args.seeds,
         "max_docs": args.max_docs, "augment_multiplier": args.augment_multiplier,
     }
@@ -149,7 +154,10 @@ def run_config(args, spec, multi_label=None):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.teacher_inference_length and (args.teacher_windows or 1) > 1:
+        p.error("--teacher-inference-length: a teacher that reads windows reads them at its training length")
     cli.quiet_console(args)
     # Imported here so that --help and argument errors are instant.
     from kdkeras.data.hedwig import DataError

@@ -165,7 +165,9 @@ def run_teacher_sweep(run_dir, key, values, *, seeds=1, fixed=None, name=None, f
     Args:
         run_dir: a run directory written by `pipelines.run` (has report.json).
         key: a TeacherTrainer parameter, e.g. "sequence_length", "epochs",
-            "learning_rate", "pooling".
+            "learning_rate", "pooling"; or `"inference_length"`: the word
+            pieces the teacher reads for its logits (TeacherInference's
+            `sequence_length`), the teachers trained as the run's.
         values: the values of `key` to train with.
         seeds: trainings per value (seeds s..s+N-1 with s the run's seed).
         fixed: other teacher settings held at a value for the whole sweep.
@@ -187,30 +189,38 @@ def run_teacher_sweep(run_dir, key, values, *, seeds=1, fixed=None, name=None, f
     from kdkeras import plots
 
     run, report = _run_and_report(run_dir)
-    if key not in TeacherTrainer.SPEC.parameters or key == "seed":
+    reading = key == INFERENCE_LENGTH
+    if (key not in TeacherTrainer.SPEC.parameters or key == "seed") and not reading:
         raise ValueError(f"{key!r} is not a teacher setting; choose from "
-                         + ", ".join(k for k in TeacherTrainer.SPEC.parameters if k != "seed"))
+                         + ", ".join([*(k for k in TeacherTrainer.SPEC.parameters if k != "seed"), INFERENCE_LENGTH]))
     examples, run_teacher = run.examples, run.teacher
     base = {k: v for k, v in run_teacher.metadata["parameters"].items() if k in TeacherTrainer.SPEC.parameters}
     sweep_dir = safe_join(run_dir, "sweeps", check_name(name or f"teacher-{key}", "sweep name"))
     teachers_dir = os.path.join(run_dir, "sweeps", TEACHERS_DIR)  # shared by all teacher sweeps of the run
     metric = report["metric"]
+    reads = run.teacher_logits.metadata["parameters"].get("sequence_length")  # the run's inference length
     runs = []
     for value in values:
         scores = {"dev": [], "test": []}
         seconds = []
         for k in range(seeds):
-            params = {**base, **(fixed or {}), key: value, "seed": report["config"]["seed"] + k}
+            params = {**base, **(fixed or {}), "seed": report["config"]["seed"] + k}
+            length = _reads(value if reading else reads, params)
+            if not reading:
+                params[key] = value
             changed = {k: v for k, v in params.items() if k != "seed" and v != base.get(k)}
             tag = ".".join(f"{k}{v}" for k, v in sorted(changed.items())) or "run"
-            if params == base:  # the run's own teacher: same recipe, already trained and scored
+            if params == base:  # the run's own teacher: same recipe, already trained
                 teacher = run_teacher
-                inference = run.teacher_logits
             else:
                 teacher = TeacherTrainer(name=f"TeacherTrainer.{tag}.seed{params['seed']}", **params).run(
                     {"examples": examples}, teachers_dir, force, log)
-                inference = TeacherInference(name=f"TeacherInference.{tag}.seed{params['seed']}",
-                                             splits=["dev", "test"]).run(
+            if params == base and length == reads:  # and scored
+                inference = run.teacher_logits
+            else:
+                read_tag = f".{INFERENCE_LENGTH}{value}" if reading else ""
+                inference = TeacherInference(name=f"TeacherInference.{tag}{read_tag}.seed{params['seed']}",
+                                             splits=["dev", "test"], sequence_length=length).run(
                     {"examples": examples, "teacher": teacher}, teachers_dir, force, log)
             for split in scores:
                 scores[split].append(inference.metadata["results"][f"teacher_{metric}"][split])
@@ -230,6 +240,14 @@ def run_teacher_sweep(run_dir, key, values, *, seeds=1, fixed=None, name=None, f
     write_json(os.path.join(sweep_dir, SWEEP_FILE), result)
     plots.sweep(result, os.path.join(sweep_dir, "sweep.png"))
     return result, sweep_dir
+
+
+INFERENCE_LENGTH = "inference_length"  # the teacher sweep key that varies how much the teacher reads, not how it trains
+
+
+def _reads(sequence_length, params):
+    """The inference length a swept teacher reads at (the run's), or None for one that reads windows."""
+    return sequence_length if params.get("windows", 1) <= 1 else None
 
 
 def _run_and_report(run_dir):
@@ -263,7 +281,7 @@ def parser():
     p.add_argument("--vary", required=True, type=parse_assignment, metavar="KEY=V1,V2,...",
                    help="the setting to sweep: a StudentTrainer parameter (updates, alpha, learning_rate, "
                         f"max_tokens, ...), {TRANSFER_SET_KEY}, or a student hyperparameter; with --teacher a "
-                        "TeacherTrainer parameter")
+                        f"TeacherTrainer parameter, or {INFERENCE_LENGTH} (word pieces read for logits)")
     p.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="KEY=VALUE",
                    help="hold another setting at a value (repeatable)")
     p.add_argument("--seeds", type=int, default=1)

@@ -80,3 +80,27 @@ def test_bad_settings(tiny):
         windows.WindowedPreprocessor(tiny[1], num_windows=2, stride=7)
     with pytest.raises(ValueError, match="pooling"):
         windows.WindowedClassifier(DocBERT(tiny[0], 2), "sum")
+
+
+def test_a_teacher_reads_more_word_pieces_than_it_trained_on(tmp_path):
+    from keras_hub.models import BertTextClassifierPreprocessor
+
+    from kdkeras.models import backbones
+
+    backbone, preprocessor = load_backbone("tiny", 24, train_texts=[" ".join(WORDS)] * 20)  # positions for 24
+    directory = str(tmp_path)
+    backbones.save_preprocessor(BertTextClassifierPreprocessor(tokenizer=preprocessor.tokenizer, sequence_length=8),
+                                directory)  # as if trained on 8 word pieces
+    keras.utils.set_random_seed(0)
+    model = DocBERT(backbone, num_classes=2)
+    lengths = {n: windows.load(model, directory, n)[1].sequence_length for n in (None, 4, 8, 16, 100)}
+    assert lengths == {None: 8, 4: 8, 8: 8, 16: 16, 100: 24}  # never shorter than trained; at most the positions
+    trained, longer = windows.load(model, directory)[1], windows.load(model, directory, 16)[1]
+    texts = [" ".join(WORDS), "oil prices"]
+    short, long_ = np.asarray(model(trained(texts))), np.asarray(model(longer(texts)))
+    np.testing.assert_allclose(long_[1], short[1], atol=1e-5)  # a short document reads the same
+    assert not np.allclose(long_[0], short[0], atol=1e-4)  # a long one is read further
+    windows.save_config(directory, 2)
+    assert isinstance(windows.load(model, directory)[1], windows.WindowedPreprocessor)
+    with pytest.raises(ValueError, match="windows of its training length"):
+        windows.load(model, directory, 16)

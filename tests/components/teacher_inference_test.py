@@ -1,6 +1,7 @@
 """TeacherInference: the tiny teacher's logits for every split, stored beside the documents."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -50,3 +51,33 @@ def test_labels_only_the_splits_asked_for(tmp_path, tiny_examples, tiny_teacher)
     assert "splits" not in default.fingerprint_parameters()
     inputs = {"examples": tiny_examples, "teacher": tiny_teacher}
     assert TeacherInference(splits=["dev", "test"]).fingerprint(inputs) != default.fingerprint(inputs)
+
+
+def test_reads_more_word_pieces_than_the_teacher_trained_on(tmp_path, tiny_examples, tiny_teacher):
+    import shutil
+
+    from components.base import Artifact
+
+    # The tiny teacher has positions for 32 word pieces; a copy whose preprocessor says 12 stands for a teacher
+    # trained on 12 that can read 32.
+    copy = str(tmp_path / "teacher")
+    shutil.copytree(tiny_teacher.uri, copy)
+    path = os.path.join(copy, "preprocessor", "preprocessor.json")
+    with open(path) as f:
+        settings = json.load(f)
+    assert settings["sequence_length"] == 32
+    with open(path, "w") as f:
+        json.dump({**settings, "sequence_length": 12}, f)
+    teacher = Artifact(copy)
+    inputs = {"examples": tiny_examples, "teacher": teacher}
+    default = TeacherInference().run(inputs, str(tmp_path / "default"), log=quiet)
+    lines = []
+    longer = TeacherInference(sequence_length=64).run(inputs, str(tmp_path / "longer"), log=lines.append)
+    assert any("up to 32 word pieces" in line for line in lines)  # capped by the position embeddings
+    texts, stored = read_split(longer, "dev", with_logits=True)
+    model, preprocessor = load_teacher(tiny_teacher)  # reads 32
+    np.testing.assert_allclose(stored, batches.predict_logits(model, preprocessor, texts.texts), atol=1e-5)
+    assert not np.allclose(stored, read_split(default, "dev", with_logits=True)[1], atol=1e-4)
+    # Unset, the length keeps the fingerprint artifacts had before it existed.
+    assert "sequence_length" not in TeacherInference().fingerprint_parameters()
+    assert TeacherInference(sequence_length=64).fingerprint(inputs) != TeacherInference().fingerprint(inputs)

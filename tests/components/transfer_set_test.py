@@ -211,3 +211,31 @@ def test_benchmark_compares_batch_sizes_on_identical_records(upstream, tmp_path)
     assert small["records"] == large["records"] and small["teacher_word_pieces"] == large["teacher_word_pieces"] > 0
     assert small["teacher_slots"] > large["teacher_slots"] >= large["teacher_word_pieces"]  # 2 per batch: more padding
     assert len(small["seconds"]) == 1 and "| 64 |" in benchmark_transfer_set.format_result(result)
+
+
+def test_the_teacher_reads_as_many_word_pieces_as_asked(upstream, tmp_path):
+    import json
+    import shutil
+
+    root, ex, teacher = upstream
+    # A copy of the teacher whose preprocessor says 12 word pieces: a teacher trained on 12 that can read 32.
+    copy = str(tmp_path / "teacher")
+    shutil.copytree(teacher.uri, copy)
+    path = f"{copy}/preprocessor/preprocessor.json"
+    with open(path) as f:
+        settings = json.load(f)
+    with open(path, "w") as f:
+        json.dump({**settings, "sequence_length": 12}, f)
+    texts = read_split(ex, "train")[0].texts
+    records = [{"text": t} for t in texts]
+
+    def logits(**kwargs):
+        handler = ts.TeacherModelHandler(f"{copy}/teacher.keras", f"{copy}/preprocessor", jit_compile=False, **kwargs)
+        return np.stack([r.inference for r in handler.run_inference(records, handler.load_model())])
+
+    np.testing.assert_allclose(logits(sequence_length=32), batches.predict_logits(*load_teacher(teacher), texts),
+                               atol=1e-4)
+    assert not np.allclose(logits(), logits(sequence_length=32), atol=1e-3)
+    inputs = {"examples": ex, "teacher": teacher}
+    assert "teacher_sequence_length" not in TransferSet().fingerprint_parameters()
+    assert TransferSet(teacher_sequence_length=32).fingerprint(inputs) != TransferSet().fingerprint(inputs)

@@ -147,16 +147,29 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
     assert not os.path.exists(os.path.join(teachers, "TeacherTrainer.sequence_length32.seed0"))  # the run's own
     assert result["runs"][1]["test_runs"] == [pytest.approx(report_teacher["test"])]
     assert not os.path.exists(os.path.join(teachers, "TeacherInference.sequence_length16.seed0", "Split-train"))
+    # An inference-length sweep reads with the run's teacher (trained on 32 word pieces: reading 16 reads 32).
+    out = subprocess.run([sys.executable, "-m", "pipelines.sweep", "--run-dir", run_dir, "--teacher",
+                          "--vary", "inference_length=16"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.load(open(os.path.join(run_dir, "sweeps", "teacher-inference_length", "sweep.json")))
+    assert result["runs"][0]["test_runs"] == [pytest.approx(report_teacher["test"])]
+    assert os.path.isdir(os.path.join(teachers, "TeacherInference.run.inference_length16.seed0"))
+    assert sorted(d for d in os.listdir(teachers) if d.startswith("TeacherTrainer")) == [
+        "TeacherTrainer.sequence_length16.seed0"]
 
 
 @pytest.mark.slow
 def test_transfer_set_feeds_the_distilled_students(toy_dir, tmp_path):
     out_dir = str(tmp_path / "runs")
     result = cli("--dataset", "custom", "--data-dir", toy_dir, "--profile", "smoke", "--output-dir", out_dir,
-                 "--students", "lr", "--no-baselines", "--augment-multiplier", "2",
+                 "--students", "lr", "--no-baselines", "--augment-multiplier", "2", "--teacher-inference-length", "64",
                  "--beam-args", "--runner=DirectRunner --direct_running_mode=in_memory")
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = os.path.join(out_dir, "custom", "smoke")
+    # The teacher's logits, for the originals and the copies alike, read the length asked for.
+    inference = json.load(open(os.path.join(run_dir, "TeacherInference", "metadata.json")))
+    transfer = json.load(open(os.path.join(run_dir, "TransferSet", "metadata.json")))
+    assert inference["parameters"]["sequence_length"] == transfer["parameters"]["teacher_sequence_length"] == 64
     stats = json.load(open(os.path.join(run_dir, "TransferSet", "transfer_set.json")))
     assert stats["counters"]["documents_read"] == 160 and 160 < stats["records"] <= 320
     kd = json.load(open(os.path.join(run_dir, "StudentTrainer.kd_lr.alpha1.seed0", "metadata.json")))
@@ -274,6 +287,25 @@ def test_teacher_overrides_reach_the_run_config():
     assert default_config["students"]["lr"]["max_tokens"] == 5000  # quick's
     reference = run.run_config(run.parser().parse_args(["--dataset", "reuters", "--profile", "reference"]), spec)
     assert not {"freeze_embeddings", "frozen_layers"} & set(reference["teacher"])
+
+
+def test_teacher_inference_length_follows_the_profile_and_the_flag():
+    from kdkeras.data import registry
+    from pipelines import pipeline
+
+    spec = registry.get_dataset("reuters")
+
+    def reads(*argv):
+        return pipeline.teacher_inference_length(run.run_config(run.parser().parse_args(["--dataset", "reuters",
+                                                                                         *argv]), spec))
+
+    assert reads() == 128  # quick: trained on 64 word pieces, reads 128
+    assert reads("--teacher-sequence-length", "256") is None  # never shorter than it trained on
+    assert reads("--teacher-windows", "2") is None  # windows are read at the training length
+    assert reads("--teacher-inference-length", "256") == 256
+    assert reads("--profile", "reference") is None
+    with pytest.raises(SystemExit):
+        run.main(["--dataset", "reuters", "--teacher-windows", "2", "--teacher-inference-length", "256"])
 
 
 def test_sweep_arguments():
