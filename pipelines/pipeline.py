@@ -141,7 +141,8 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
     inputs = {"examples": examples, "teacher_logits": logits, "teacher": teacher}
     if baselines:
         inputs["baselines"] = trained.pop("baselines")
-    check = teacher_check(teacher, trained, inputs.get("baselines"), students)
+    (teacher_scores,) = logits.metadata["results"].values()  # the logits the students learn from
+    check = teacher_check(teacher_scores["dev"], trained, inputs.get("baselines"), students)
     for line in check["lines"]:
         log(line)
     distillation = _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, log)
@@ -263,18 +264,24 @@ def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, l
     return distillation
 
 
-def teacher_check(teacher, trained, baselines, students):
+def teacher_check(teacher_dev, trained, baselines, students):
     """Compares the teacher with the plain students and the baselines on dev, before distilling.
 
     A teacher that is not above a student on dev has little to teach it:
     the λ grid (which includes 0, the plain student) then protects the
     distilled student, and the check says so in the log and the report.
 
+    Args:
+        teacher_dev: the teacher's dev score, from the logits the students
+            learn from (TeacherInference).
+        trained: `"<student>/seed<k>"` → plain StudentTrainer artifact.
+        baselines: the Baselines artifact, or None.
+        students: the students of the run.
+
     Returns:
         `{"teacher_dev", "dev": {model: mean dev score}, "below_teacher",
         "not_below_teacher", "warning", "lines"}`.
     """
-    teacher_dev = teacher.metadata["results"]["dev_score"]
     dev = {}
     for student in students:
         scores = [a.metadata["results"]["dev_score"] for key, a in trained.items() if key.split("/")[0] == student]

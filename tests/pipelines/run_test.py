@@ -61,6 +61,7 @@ def test_smoke_run_end_to_end(toy_dir, tmp_path):
             assert report["models"]["kd_" + s]["dev_runs"] == report["models"][s]["dev_runs"]
     check = report["teacher_check"]
     assert set(check["dev"]) == students | {"svm", "sklearn_lr"}
+    assert check["teacher_dev"] == pytest.approx(report["models"]["teacher"]["dev"])  # the logits students learn from
     assert sorted(check["below_teacher"] + check["not_below_teacher"]) == sorted(check["dev"])
     for component in components:
         meta = json.load(open(os.path.join(run_dir, component, "metadata.json")))

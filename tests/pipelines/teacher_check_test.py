@@ -10,11 +10,10 @@ class _Artifact:
 
 
 def test_a_teacher_worse_than_a_student_is_reported():
-    teacher = _Artifact(dev_score=70.0)
     trained = {"lstm/seed0": _Artifact(dev_score=72.0), "lstm/seed1": _Artifact(dev_score=74.0),
                "lr/seed0": _Artifact(dev_score=60.0)}
     baselines = _Artifact(svm={"dev": 75.0, "test": 1.0}, sklearn_lr={"dev": 65.0, "test": 1.0})
-    check = teacher_check(teacher, trained, baselines, ["lstm", "lr"])
+    check = teacher_check(70.0, trained, baselines, ["lstm", "lr"])
     assert check["dev"] == {"lstm": 73.0, "lr": 60.0, "svm": 75.0, "sklearn_lr": 65.0}
     assert check["not_below_teacher"] == ["lstm", "svm"] and check["below_teacher"] == ["lr", "sklearn_lr"]
     assert "not above lstm, svm" in check["warning"] and "includes 0" in check["warning"]
@@ -28,7 +27,7 @@ def test_a_teacher_worse_than_a_student_is_reported():
 
 
 def test_a_teacher_above_everything_gives_no_warning():
-    check = teacher_check(_Artifact(dev_score=90.0), {"lstm/seed0": _Artifact(dev_score=80.0)}, None, ["lstm"])
+    check = teacher_check(90.0, {"lstm/seed0": _Artifact(dev_score=80.0)}, None, ["lstm"])
     assert check["warning"] is None and check["not_below_teacher"] == [] and len(check["lines"]) == 1
 
 
