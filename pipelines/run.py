@@ -47,7 +47,7 @@ def parser():
     p.add_argument("--data-dir", help="dataset folder: <split>.tsv[.gz] in hedwig layout or <split>.jsonl[.gz] "
                                       "with label names and labels.txt (default: the shipped copy, reuters only)")
     p.add_argument("--profile", default="quick", choices=list(configs.PROFILES),
-                   help="quick (default): 16 min on 2 fast CPU cores (Reuters; longer on slower cores); reference: "
+                   help="quick (default): 16-24 min on 2 fast CPU cores (Reuters; longer on slower cores); reference: "
                         "a 10-epoch teacher at 128 word pieces, 3 student seeds; paper: the paper's settings; smoke: "
                         "tiny, ~1 min")
     p.add_argument("--output-dir", default="saved_models", help="root of run artifacts (default: saved_models)")
