@@ -53,6 +53,9 @@ def parser():
                    help="fast: tags learnt once from spaCy on a sample, then looked up (default); spacy: spaCy on "
                         "every document")
     p.add_argument("--tagger-sample-size", type=int, default=1000, help="documents the fast tagger learns from")
+    p.add_argument("--teacher-sequence-length", type=cli.positive_int, metavar="N",
+                   help="word pieces the teacher reads per document, when more than it trained on (default: as many "
+                        "as the TeacherInference given as --examples read, else its training length)")
     p.add_argument("--force", action="store_true")
     cli.add_verbose(p)
     return p
@@ -80,6 +83,7 @@ def main(argv=None):
                   max_ngram=args.max_ngram, p_shuffle=args.p_shuffle, n_iter=args.n_iter, augment_seed=args.seed,
                   batch_size=args.batch_size, pos_tagger=args.pos_tagger, tagger_sample_size=args.tagger_sample_size)
     try:
+        params["teacher_sequence_length"] = args.teacher_sequence_length or _examples_read_length(args.examples)
         if _is_remote(args.output):
             return _run_remote(args, params, beam_args, build_pipeline, beam_options)
         check_teacher_dir(args.teacher)  # before anything is written
@@ -111,6 +115,20 @@ def main(argv=None):
     return 0
 
 
+def _examples_read_length(examples):
+    """The word pieces a TeacherInference artifact's teacher read (so copies are read like the originals), or None."""
+    import tensorflow as tf
+
+    from components.base import METADATA_FILE
+
+    path = f"{examples}/{METADATA_FILE}" if examples else None
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        metadata = json.load(f)
+    return metadata.get("parameters", {}).get("sequence_length") if metadata.get("component") == "TeacherInference" else None
+
+
 def _run_remote(args, params, beam_args, build_pipeline, beam_options):
     """Runs the graph directly against gs:// (or other remote) paths, e.g. on Dataflow."""
     import apache_beam as beam
@@ -136,7 +154,8 @@ def _run_remote(args, params, beam_args, build_pipeline, beam_options):
     build_pipeline(pipeline, f"{args.examples}/Split-train/data_tfrecord-*.gz", schema["num_classes"], args.teacher,
                    f"{target}/Split-train/data_tfrecord", params["multiplier"], config, batch_size=params["batch_size"],
                    unlabeled_pattern=unlabeled if tf.io.gfile.glob(unlabeled) else None,
-                   pos_tagger=params["pos_tagger"], tagger_sample_size=params["tagger_sample_size"])
+                   pos_tagger=params["pos_tagger"], tagger_sample_size=params["tagger_sample_size"],
+                   teacher_sequence_length=params["teacher_sequence_length"])
     result = pipeline.run()
     result.wait_until_finish()
     tf.io.gfile.copy(f"{args.examples}/schema.json", f"{target}/schema.json", overwrite=True)

@@ -239,3 +239,10 @@ def test_the_teacher_reads_as_many_word_pieces_as_asked(upstream, tmp_path):
     inputs = {"examples": ex, "teacher": teacher}
     assert "teacher_sequence_length" not in TransferSet().fingerprint_parameters()
     assert TransferSet(teacher_sequence_length=32).fingerprint(inputs) != TransferSet().fingerprint(inputs)
+    # The command-line job reads copies as the TeacherInference it is given read the originals.
+    from components.teacher_inference import TeacherInference
+    from pipelines import transfer_set as job
+
+    logits = TeacherInference(splits=["dev"], sequence_length=32).run(inputs, str(tmp_path / "run"), log=lambda *_: None)
+    assert job._examples_read_length(logits.uri) == 32
+    assert job._examples_read_length(ex.uri) is None and job._examples_read_length(None) is None
