@@ -182,7 +182,8 @@ def load(classifier, directory, sequence_length=None):
             than its training length: its training length), at most what its
             position embeddings cover (512 for BERT checkpoints). A teacher
             trained on 64 word pieces reads 128 with its pre-trained position
-            embeddings, and on Reuters scores higher so (docs/results). Not
+            embeddings, and on Reuters scores higher so (docs/results/
+            sweep_reuters_teacher_inference_length.json). Not
             for windowed teachers.
 
     Raises:
