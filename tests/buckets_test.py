@@ -6,11 +6,9 @@ import pytest
 from kdkeras import buckets, training
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.windows import WindowedPreprocessor
-from tests.helpers import assert_resumes_to_the_same_result
+from tests.helpers import BUCKET_TEXTS, SMALL_BUCKETS, assert_resumes_to_the_same_result
 
-SMALL = [8, 16, 24, 32]  # bucket lengths for the tiny 32-piece backbone
-TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
-         "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
+SMALL, TEXTS = SMALL_BUCKETS, BUCKET_TEXTS
 
 
 @pytest.fixture(scope="module")

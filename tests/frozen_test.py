@@ -8,12 +8,10 @@ from kdkeras import buckets, frozen, training
 from kdkeras.data.hedwig import Split
 from kdkeras.models import DocBERT, load_backbone
 from kdkeras.models.backbones import freeze
-from tests.helpers import assert_resumes_to_the_same_result
+from tests.helpers import BUCKET_TEXTS, SMALL_BUCKETS, assert_resumes_to_the_same_result
 
-TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
-         "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
+TEXTS, SMALL = BUCKET_TEXTS, SMALL_BUCKETS
 LABELS = np.asarray([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [1, 0], [1, 0], [0, 1]] * 3, "int8")
-SMALL = [8, 16, 24, 32]
 
 
 def _teacher(pooling="cls", embeddings=True, layers=1, seed=0):

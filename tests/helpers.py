@@ -25,6 +25,11 @@ TOPICS = {
 }
 FILLER = ["the", "said", "in", "a", "on", "for", "week", "reported", "officials", "year"]
 
+# Teacher batches: documents of 1 to 24 word pieces for the tiny 32-piece backbone, and length buckets to cut them in.
+BUCKET_TEXTS = ["oil", "oil prices rose sharply in march", "wheat exports fell " * 6, "the dollar gained against the yen",
+                "grain", "bank rate loan " * 3, "crude barrel", "the of and " * 8] * 3
+SMALL_BUCKETS = [8, 16, 24, 32]
+
 
 def make_docs(n, seed=0, multi_label=True):
     """Learnable toy documents: topic words decide the labels.
