@@ -28,6 +28,8 @@ def test_windowed_teacher_trains_saves_and_labels(tmp_path):
     model, transform = load_teacher(teacher)
     assert isinstance(model, windows.WindowedClassifier) and model.pooling == "max"
     assert isinstance(transform, windows.WindowedPreprocessor) and transform.num_windows == 3
+    with pytest.raises(ValueError, match="windows of its training length"):  # no longer reading for windows
+        load_teacher(teacher, 32)
     logits = TeacherInference().run({"examples": ex, "teacher": teacher}, run, log=quiet)
     test, stored = read_split(logits, "test", with_logits=True)
     expected = batches.predict_logits(model, transform, test.texts)
