@@ -57,7 +57,9 @@ def _models(run_dir):
 
     run = RunDir(run_dir)
     exporter = run.exports
-    models = {"teacher": ("teacher", {"artifact": run.teacher.uri})}
+    # The teacher as it gave its logits: reading as many word pieces as TeacherInference had it read.
+    reads = run.teacher_logits.metadata["parameters"].get("sequence_length")
+    models = {"teacher": ("teacher", {"artifact": run.teacher.uri, "reads": reads})}
     for name, uri in sorted(exporter.metadata["inputs"]["students"].items()):
         bundle = exporter.path(name)
         paths = {"artifact": uri, "saved_model": os.path.join(bundle, "saved_model")}
@@ -67,13 +69,16 @@ def _models(run_dir):
     return models
 
 
-def _keras_callable(kind, artifact):
+def _keras_callable(kind, artifact, reads=None):
     import tensorflow as tf
 
     from components.artifacts import load_student, load_teacher
     from components.base import Artifact
 
-    model, transform = (load_teacher if kind == "teacher" else load_student)(Artifact(artifact))
+    if kind == "teacher":
+        model, transform = load_teacher(Artifact(artifact), reads)
+    else:
+        model, transform = load_student(Artifact(artifact))
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def run(texts):
@@ -165,7 +170,7 @@ def measure(run_dir, texts, batch_size, phase):
     threads = 1 if phase == "latency" else None
     out = {"matmul_gflops": cost.matmul_gflops(), "models": {}}
     for name, (kind, paths) in _models(run_dir).items():
-        model, transform, run = _keras_callable(kind, paths["artifact"])
+        model, transform, run = _keras_callable(kind, paths["artifact"], paths.get("reads"))
         row = {"formats": {}}
         if phase == "throughput":
             spec, length = _input_spec(kind, model, transform)
