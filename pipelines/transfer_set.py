@@ -117,12 +117,14 @@ def main(argv=None):
 
 def _examples_read_length(examples):
     """The word pieces a TeacherInference artifact's teacher read (so copies are read like the originals), or None."""
+    if not examples:
+        return None
     import tensorflow as tf
 
     from components.base import METADATA_FILE
 
-    path = f"{examples}/{METADATA_FILE}" if examples else None
-    if not path or not tf.io.gfile.exists(path):
+    path = f"{examples}/{METADATA_FILE}"
+    if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         metadata = json.load(f)
