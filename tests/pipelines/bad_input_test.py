@@ -243,8 +243,9 @@ ROW = {"dev": 50.0, "test": 40.0, "params": 10}
 
 @pytest.fixture
 def fake_components(monkeypatch):
-    for name in ("TeacherInference", "Pusher"):
-        monkeypatch.setattr(pipeline, name, fake(name))
+    monkeypatch.setattr(pipeline, "Pusher", fake("Pusher"))
+    monkeypatch.setattr(pipeline, "TeacherInference", fake("TeacherInference", RESULTS={
+        "teacher_micro_f1": {"train": 60.0, "dev": 50.0, "test": 40.0}}))
     trained = {"dev_score": 50.0, "params": 10}
     monkeypatch.setattr(pipeline, "TeacherTrainer", fake("TeacherTrainer", RESULTS=trained))
     monkeypatch.setattr(pipeline, "StudentTrainer", fake("StudentTrainer", RESULTS=trained,
