@@ -207,8 +207,8 @@ def load(classifier, directory, sequence_length=None):
                              "an inference length applies to teachers that read one window")
         longest = getattr(getattr(classifier, "backbone", None), "max_sequence_length", sequence_length)
         sequence_length = min(sequence_length, longest)
-        if sequence_length > preprocessor.sequence_length:
-            preprocessor = backbones.load_preprocessor(directory, sequence_length=sequence_length)
+        if sequence_length > preprocessor.sequence_length:  # the same tokenizer, a longer cut
+            preprocessor = type(preprocessor)(tokenizer=preprocessor.tokenizer, sequence_length=sequence_length)
     if not windowed:
         return classifier, preprocessor
     with tf.io.gfile.GFile(path) as f:

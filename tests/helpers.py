@@ -141,6 +141,23 @@ def fake_artifact(path, results, **metadata):
     return Artifact(path)
 
 
+def teacher_trained_on(teacher, directory, length):
+    """A copy of a TeacherTrainer artifact whose preprocessor says `length` word pieces: a teacher trained on
+    `length` that can read as many as its position embeddings cover (the tiny backbone's: its training length)."""
+    import json
+    import shutil
+
+    from components.base import Artifact
+
+    shutil.copytree(teacher.uri, directory)
+    path = os.path.join(directory, "preprocessor", "preprocessor.json")
+    with open(path) as f:
+        settings = json.load(f)
+    with open(path, "w") as f:
+        json.dump({**settings, "sequence_length": length}, f)
+    return Artifact(directory)
+
+
 def labels_as_logits(labels, shift=0, scale=4.0):
     """Confident teacher logits: ±`scale` from label bits rolled by `shift` classes (0: a teacher that is always right)."""
     return (scale * (2 * np.roll(np.asarray(labels, np.float32), shift, axis=1) - 1)).astype(np.float32)

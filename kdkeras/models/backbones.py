@@ -215,15 +215,8 @@ def save_preprocessor(preprocessor, directory):
         )
 
 
-def load_preprocessor(directory, sequence_length=None):
-    """Rebuilds a preprocessor written by `save_preprocessor`.
-
-    Args:
-        directory: the folder `save_preprocessor` wrote.
-        sequence_length: word pieces per document instead of the saved
-            length (a teacher trained on short inputs can read longer ones
-            at inference; see `kdkeras.windows.load`).
-    """
+def load_preprocessor(directory):
+    """Rebuilds a preprocessor written by `save_preprocessor`."""
     with open(os.path.join(directory, "preprocessor.json")) as f:
         config = json.load(f)
     tokenizer = keras_hub.models.BertTokenizer(
@@ -233,5 +226,5 @@ def load_preprocessor(directory, sequence_length=None):
         special_tokens_in_strings=config.get("special_tokens_in_strings", True),
     )
     return keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer=tokenizer, sequence_length=sequence_length or config["sequence_length"]
+        tokenizer=tokenizer, sequence_length=config["sequence_length"]
     )

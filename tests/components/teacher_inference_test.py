@@ -1,7 +1,6 @@
 """TeacherInference: the tiny teacher's logits for every split, stored beside the documents."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from components.artifacts import SCHEMA_FILE, TEACHER_SCORES_FILE, load_schema, 
 from components.teacher_inference import TeacherInference
 from kdkeras import batches, metrics
 from kdkeras.data.hedwig import DataError
-from tests.helpers import quiet
+from tests.helpers import quiet, teacher_trained_on
 
 
 def test_stores_the_teachers_logits_for_every_split(tmp_path, tiny_examples, tiny_teacher):
@@ -54,21 +53,10 @@ def test_labels_only_the_splits_asked_for(tmp_path, tiny_examples, tiny_teacher)
 
 
 def test_reads_more_word_pieces_than_the_teacher_trained_on(tmp_path, tiny_examples, tiny_teacher):
-    import shutil
-
-    from components.base import Artifact
-
     # The tiny teacher has positions for 32 word pieces; a copy whose preprocessor says 12 stands for a teacher
     # trained on 12 that can read 32.
-    copy = str(tmp_path / "teacher")
-    shutil.copytree(tiny_teacher.uri, copy)
-    path = os.path.join(copy, "preprocessor", "preprocessor.json")
-    with open(path) as f:
-        settings = json.load(f)
-    assert settings["sequence_length"] == 32
-    with open(path, "w") as f:
-        json.dump({**settings, "sequence_length": 12}, f)
-    teacher = Artifact(copy)
+    assert load_teacher(tiny_teacher)[1].sequence_length == 32
+    teacher = teacher_trained_on(tiny_teacher, str(tmp_path / "teacher"), 12)
     inputs = {"examples": tiny_examples, "teacher": teacher}
     default = TeacherInference().run(inputs, str(tmp_path / "default"), log=quiet)
     lines = []

@@ -13,7 +13,7 @@ from components.transfer_set import TransferSet, beam_options, build_pipeline
 from kdkeras import augment, batches
 from kdkeras import transfer_set as ts
 from kdkeras.data import examples
-from tests.helpers import make_docs, write_hedwig
+from tests.helpers import make_docs, teacher_trained_on, write_hedwig
 
 IN_MEMORY = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
 
@@ -214,18 +214,9 @@ def test_benchmark_compares_batch_sizes_on_identical_records(upstream, tmp_path)
 
 
 def test_the_teacher_reads_as_many_word_pieces_as_asked(upstream, tmp_path):
-    import json
-    import shutil
-
     root, ex, teacher = upstream
     # A copy of the teacher whose preprocessor says 12 word pieces: a teacher trained on 12 that can read 32.
-    copy = str(tmp_path / "teacher")
-    shutil.copytree(teacher.uri, copy)
-    path = f"{copy}/preprocessor/preprocessor.json"
-    with open(path) as f:
-        settings = json.load(f)
-    with open(path, "w") as f:
-        json.dump({**settings, "sequence_length": 12}, f)
+    copy = teacher_trained_on(teacher, str(tmp_path / "teacher"), 12).uri
     texts = read_split(ex, "train")[0].texts
     records = [{"text": t} for t in texts]
 
