@@ -29,8 +29,10 @@ class StudentTrainer(Component):
         student: student name (`kdkeras.names.STUDENTS`).
         distill: train with the Distiller on `teacher_logits` (input must be
             a TeacherInference artifact) instead of labels only.
-        alpha, temperature, direction, kl_label_reduction: distillation
-            objective (see `kdkeras.distillation.Distiller`).
+        alpha, temperature, direction, kl_label_reduction,
+            distillation_loss: distillation objective (see
+            `kdkeras.distillation.Distiller`; `distillation_loss` "kl" or
+            "mse" on logits).
         updates: optimizer updates in the whole training (the same for a
             plain student and its distilled twin, whatever the size of the
             transfer set).
@@ -57,9 +59,10 @@ class StudentTrainer(Component):
             kl_label_reduction="mean", updates=1000, evaluations=10, batch_size=128, learning_rate=1e-3, seed=0,
             max_tokens=50000,
             sequence_length=400, hparams={}, word_vectors="random", ema_momentum=0.99, distribute=None,
-            fit="auto",
+            fit="auto", distillation_loss="kl",
         ),
         description="trained student",
+        added_parameters=("distillation_loss",),
     )
 
     @classmethod
@@ -68,11 +71,13 @@ class StudentTrainer(Component):
 
         True for students with an `exact_fit` when `fit="auto"` and the
         objective is one the fit solves: labels only, or distillation at
-        temperature 1 with the teacher ‖ student KL averaged over labels.
+        temperature 1 with the teacher ‖ student KL averaged over labels
+        (not the squared error on logits).
         """
         p = {**{k: v for k, v in cls.SPEC.parameters.items() if v is not REQUIRED}, **parameters}
         return models.get_student(p["student"]).exact_fit is not None and p["fit"] == "auto" and (not p["distill"] or (
-            p["temperature"] == 1 and p["direction"] == "teacher_student" and p["kl_label_reduction"] == "mean"))
+            p["distillation_loss"] == "kl" and p["temperature"] == 1 and p["direction"] == "teacher_student"
+            and p["kl_label_reduction"] == "mean"))
 
     def execute(self, inputs, output_dir, work_dir):
         p = self.parameters
@@ -116,7 +121,7 @@ class StudentTrainer(Component):
                     evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
                     teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
                     direction=p["direction"], kl_label_reduction=p["kl_label_reduction"],
-                    labeled=train.labeled if p["distill"] else None, seed=p["seed"],
+                    distillation_loss=p["distillation_loss"], labeled=train.labeled if p["distill"] else None, seed=p["seed"],
                     work_dir=work_dir, ema=ema,
                 )
         student.save(os.path.join(output_dir, STUDENT_MODEL_FILE))

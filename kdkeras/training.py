@@ -286,6 +286,7 @@ def fit_student(
     temperature=1.0,
     direction="teacher_student",
     kl_label_reduction="mean",
+    distillation_loss="kl",
     labeled=None,
     seed=0,
     work_dir=None,
@@ -310,8 +311,8 @@ def fit_student(
         optimizer: a Keras optimizer (with `use_ema=True` when `ema`).
         evaluations: how many times the model is scored on dev.
         teacher_logits: train-split teacher logits; None trains without KD.
-        alpha, temperature, direction, kl_label_reduction: see
-            `kdkeras.distillation.Distiller`.
+        alpha, temperature, direction, kl_label_reduction, distillation_loss:
+            see `kdkeras.distillation.Distiller`.
         labeled: with `teacher_logits`, a bool per train document, False for
             documents without labels (they train on the distillation term
             only); None: all labelled.
@@ -337,7 +338,7 @@ def fit_student(
         model.compile(optimizer=optimizer, loss=task_loss(multi_label))
     else:
         model = Distiller(student, multi_label=multi_label, alpha=alpha, temperature=temperature, direction=direction,
-                          kl_label_reduction=kl_label_reduction)
+                          kl_label_reduction=kl_label_reduction, distillation_loss=distillation_loss)
         model.compile(optimizer=optimizer)
         y = {"labels": y, "teacher_logits": np.asarray(teacher_logits, "float32")}
         if labeled is not None:

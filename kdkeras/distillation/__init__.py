@@ -1,6 +1,6 @@
-"""Knowledge distillation: the `Distiller` model and its KL loss."""
+"""Knowledge distillation: the `Distiller` model and its losses."""
 
 from kdkeras.distillation.distiller import Distiller
-from kdkeras.distillation.losses import DistillationKL, task_loss
+from kdkeras.distillation.losses import DistillationKL, LogitMSE, distillation_loss, task_loss
 
-__all__ = ["Distiller", "DistillationKL", "task_loss"]
+__all__ = ["Distiller", "DistillationKL", "LogitMSE", "distillation_loss", "task_loss"]

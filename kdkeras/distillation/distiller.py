@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kdkeras.distillation.losses import DistillationKL, task_loss
+from kdkeras.distillation import losses
 
 LABELS = "labels"
 TEACHER_LOGITS = "teacher_logits"
@@ -21,6 +21,9 @@ class Distiller(keras.Model):
 
     where CE is binary cross-entropy for multi-label data and categorical
     cross-entropy for single-label data, and the KL is `DistillationKL`.
+    With `distillation_loss="mse"` the distillation term is instead the squared error
+    between the logits (`LogitMSE`, Tang et al. 2019): its λ has another
+    scale (logits, not probabilities), so choose it on dev separately.
 
     What λ means. Keras' BCE averages over the K labels, so by default the
     multi-label KL (a Bernoulli KL per label) is averaged over labels too:
@@ -57,6 +60,8 @@ class Distiller(keras.Model):
         direction: `"teacher_student"` or `"student_teacher"` KL.
         kl_label_reduction: multi-label: `"mean"` (default) or `"sum"` of
             the per-label KLs (see above).
+        distillation_loss: the distillation term, `"kl"` (default) or
+            `"mse"` on logits.
 
     Example:
     >>> distiller = Distiller(student, multi_label=True, alpha=1.0)
@@ -74,6 +79,7 @@ class Distiller(keras.Model):
         temperature=1.0,
         direction="teacher_student",
         kl_label_reduction="mean",
+        distillation_loss="kl",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,8 +89,8 @@ class Distiller(keras.Model):
             teacher.trainable = False
         self.multi_label = multi_label
         self.alpha = float(alpha)
-        self.student_loss_fn = task_loss(multi_label)
-        self.distillation_loss_fn = DistillationKL(multi_label, temperature, direction, kl_label_reduction)
+        self.student_loss_fn = losses.task_loss(multi_label)
+        self.distillation_loss_fn = losses.distillation_loss(distillation_loss, multi_label, temperature, direction, kl_label_reduction)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")

@@ -1,10 +1,11 @@
-"""Knowledge-distillation loss: KL divergence between teacher and student outputs."""
+"""Knowledge-distillation losses: KL divergence, or squared error, between teacher and student outputs."""
 
 import keras
 from keras import ops
 
 DIRECTIONS = ("teacher_student", "student_teacher")
 LABEL_REDUCTIONS = ("mean", "sum")
+DISTILLATION_LOSSES = ("kl", "mse")
 
 
 def task_loss(multi_label):
@@ -80,3 +81,68 @@ class DistillationKL(keras.losses.Loss):
         config.update(multi_label=self.multi_label, temperature=self.temperature, direction=self.direction,
                       label_reduction=self.label_reduction)
         return config
+
+
+@keras.saving.register_keras_serializable(package="kdkeras")
+class LogitMSE(keras.losses.Loss):
+    """Squared error between teacher and student logits (Tang et al. 2019).
+
+    The objective of "Distilling Task-Specific Knowledge from BERT into
+    Simple Neural Networks", whose augmentation the transfer set follows:
+    the student regresses the teacher's logits instead of matching its
+    probabilities. Unlike the KL, whose gradient per label is
+    `σ(s) − σ(t)` and vanishes where both are confident, its gradient
+    `s − t` keeps teaching how far from a label's boundary the teacher
+    puts a document.
+
+    Multi-label: the mean over labels of `(s − t)²` (sigmoids are not
+    shift-invariant, so raw logits). Single-label: softmax ignores a shift
+    of all logits, so both sides are centred (mean over classes removed)
+    first, and the loss is the mean over classes of the squared difference.
+
+    Args:
+        multi_label: raw (True) or centred (False) logits.
+
+    Call arguments:
+        y_true: teacher logits, shape `(batch, K)`.
+        y_pred: student logits, shape `(batch, K)`.
+
+    Example:
+    >>> loss = LogitMSE(multi_label=True)(teacher_logits, student_logits)
+    """
+
+    def __init__(self, multi_label, name="logit_mse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.multi_label = multi_label
+
+    def call(self, y_true, y_pred):
+        t, s = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+        if not self.multi_label:
+            t = t - ops.mean(t, axis=-1, keepdims=True)
+            s = s - ops.mean(s, axis=-1, keepdims=True)
+        return ops.mean(ops.square(s - t), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "multi_label": self.multi_label}
+
+
+def distillation_loss(kind, multi_label, temperature=1.0, direction="teacher_student", label_reduction="mean"):
+    """The distillation term: `"kl"` (`DistillationKL`) or `"mse"` (`LogitMSE`).
+
+    Args:
+        kind: `"kl"` or `"mse"`.
+        multi_label: see the two losses.
+        temperature, direction, label_reduction: the KL's settings; the
+            squared error on logits takes only their defaults.
+
+    Example:
+    >>> kd = distillation_loss("mse", multi_label=True)
+    """
+    if kind not in DISTILLATION_LOSSES:
+        raise ValueError(f"distillation loss must be one of {DISTILLATION_LOSSES}, got {kind!r}")
+    if kind == "kl":
+        return DistillationKL(multi_label, temperature, direction, label_reduction)
+    if (temperature, direction, label_reduction) != (1.0, "teacher_student", "mean"):
+        raise ValueError("the squared error on logits has no temperature, direction or label reduction; "
+                         "leave them at 1, 'teacher_student' and 'mean'")
+    return LogitMSE(multi_label)

@@ -74,6 +74,7 @@ def test_solves_exactly_only_the_objectives_the_exact_fit_solves():
     assert StudentTrainer.solves_exactly(dict(student="lr"))
     assert StudentTrainer.solves_exactly(dict(student="lr", distill=True, alpha=4.0))
     assert not StudentTrainer.solves_exactly(dict(student="lr", distill=True, temperature=2.0))
+    assert not StudentTrainer.solves_exactly(dict(student="lr", distill=True, distillation_loss="mse"))
     assert not StudentTrainer.solves_exactly(dict(student="lr", distill=True, direction="student_teacher"))
     assert StudentTrainer.solves_exactly(dict(student="lr", temperature=2.0))  # not distilled: temperature unused
     assert not StudentTrainer.solves_exactly(dict(student="lr", fit="gradient"))

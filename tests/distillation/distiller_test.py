@@ -136,3 +136,22 @@ def test_documents_without_labels_train_on_the_distillation_term_only(multi_labe
                  else np.where(labeled > 0, y, (y + 1) % 5).astype("int32")}
     again = distiller.evaluate(x, scrambled, batch_size=48, verbose=0, return_dict=True)
     assert again["loss"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_logit_mse_term_matches_numpy_reference(multi_label):
+    x, y, teacher = data(5, multi_label)
+    student = dense_student(5)
+    distiller = Distiller(student, multi_label=multi_label, alpha=0.5, distillation_loss="mse")
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    s = np.asarray(student(x), np.float64)
+    if multi_label:
+        ce = -(y * np.log(1 / (1 + np.exp(-s))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-s)))).mean()
+        kd = ((s - teacher) ** 2).mean()
+    else:
+        ce = -np.log(np_softmax(s)[np.arange(len(y)), y]).mean()
+        kd = (((s - s.mean(-1, keepdims=True)) - (teacher - teacher.mean(-1, keepdims=True))) ** 2).mean()
+    result = distiller.evaluate(x, {"labels": y, "teacher_logits": teacher}, batch_size=64, verbose=0,
+                                return_dict=True)
+    assert result["distillation_loss"] == pytest.approx(kd, rel=1e-4)
+    assert result["loss"] == pytest.approx(ce + 0.5 * kd, rel=1e-4)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kdkeras.distillation import DistillationKL
+from kdkeras.distillation import DistillationKL, LogitMSE, distillation_loss
 
 
 def np_bernoulli_kl(p_logits, q_logits):
@@ -68,3 +68,27 @@ def test_bad_arguments():
         DistillationKL(True, temperature=0)
     with pytest.raises(ValueError):
         DistillationKL(True, label_reduction="max")
+
+
+def test_logit_mse_multi_label_is_mean_squared_logit_difference(logits):
+    t, s = logits
+    assert float(LogitMSE(True)(t, s)) == pytest.approx(((s - t) ** 2).mean(), rel=1e-5)
+
+
+def test_logit_mse_single_label_ignores_a_shift_of_all_logits(logits):
+    t, s = logits
+    centred = lambda z: z - z.mean(-1, keepdims=True)  # noqa: E731
+    expected = ((centred(s) - centred(t)) ** 2).mean()
+    assert float(LogitMSE(False)(t, s)) == pytest.approx(expected, rel=1e-5)
+    assert float(LogitMSE(False)(t + 3.0, s - 1.5)) == pytest.approx(expected, rel=1e-4)
+    assert float(LogitMSE(True)(t + 3.0, s)) != pytest.approx(float(LogitMSE(True)(t, s)))
+
+
+def test_distillation_loss_picks_the_term_and_refuses_kl_settings_for_mse(logits):
+    t, s = logits
+    assert isinstance(distillation_loss("kl", True, temperature=2.0), DistillationKL)
+    assert float(distillation_loss("mse", True)(t, s)) == pytest.approx(float(LogitMSE(True)(t, s)))
+    with pytest.raises(ValueError, match="temperature"):
+        distillation_loss("mse", True, temperature=2.0)
+    with pytest.raises(ValueError, match="must be one of"):
+        distillation_loss("cosine", True)
