@@ -241,9 +241,13 @@ def test_configs_follow_the_paper():
     quick = configs.build_config("reuters", True, "quick", {"teacher": {"epochs": 5}, "alpha": 2.0})
     assert quick["teacher"]["epochs"] == 5 and quick["alpha"] == 2.0
     assert quick["augment_multiplier"] == 3  # the quick profile distils on the paper's transfer set
-    # Quick: 0, a quarter of the paper's λ and the paper's λ.
-    assert quick["alpha_grid"] == [0.0, 0.25, 1.0]
+    # Quick: 0 and a quarter of the paper's λ multi-label; also the paper's λ single-label.
+    assert quick["alpha_grid"] == [0.0, 0.25]
     assert configs.build_config("imdb", False, "quick")["alpha_grid"] == [0.0, 1.0, 4.0]
+    # The quick reg-LSTM takes 1,800 updates, except on IMDB's 400 words and in the reference profile.
+    assert quick["students"]["lstm"]["updates"] == 1800 and quick["students"]["kimcnn"]["updates"] == 600
+    assert configs.build_config("imdb", False, "quick")["students"]["lstm"]["updates"] == 600
+    assert configs.build_config("reuters", True, "reference")["students"]["lstm"]["updates"] == 600
     assert configs.build_config("reuters", True, "quick", {"alpha_grid": [2.0]})["alpha_grid"] == [0.0, 2.0]
     assert quick["students"]["boe"]["sequence_length"] == 400 and quick["student"]["sequence_length"] == 120
     longer = configs.build_config("imdb", False, "quick", {"student": {"sequence_length": 600}})
