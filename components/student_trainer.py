@@ -13,6 +13,10 @@ from kdkeras.text import WordTokenizer
 
 
 
+# Parameters of the distillation objective (unused by a plain student).
+DISTILLATION_KEYS = ("alpha", "temperature", "direction", "kl_label_reduction", "distillation_loss")
+
+
 class StudentTrainer(Component):
     """Trains `student` on the train split; distils from stored teacher logits when `distill`.
 
@@ -64,6 +68,18 @@ class StudentTrainer(Component):
         description="trained student",
         added_parameters=("distillation_loss",),
     )
+
+    def fingerprint_parameters(self):
+        # A plain student never reads the distillation settings: at their defaults in its fingerprint, so a plain
+        # run made by a sweep that holds λ at some value is the pipeline's plain run, and the other way round.
+        params = super().fingerprint_parameters()
+        if not params["distill"]:
+            for key in DISTILLATION_KEYS:
+                if key in self.SPEC.added_parameters:
+                    params.pop(key, None)
+                else:
+                    params[key] = self.SPEC.parameters[key]
+        return params
 
     @classmethod
     def solves_exactly(cls, parameters):

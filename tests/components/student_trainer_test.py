@@ -81,6 +81,21 @@ def test_solves_exactly_only_the_objectives_the_exact_fit_solves():
     assert not StudentTrainer.solves_exactly(dict(student="lstm"))
 
 
+def test_plain_student_fingerprint_ignores_the_distillation_settings(tiny_examples):
+    inputs = {"examples": tiny_examples}
+
+    def fingerprint(**params):
+        return StudentTrainer(name="s", student="lstm", **params).fingerprint(inputs)
+
+    plain = fingerprint()
+    assert fingerprint(alpha=0.25, temperature=2.0, distillation_loss="mse") == plain  # a sweep holding λ
+    assert fingerprint(updates=7) != plain
+    distilled = fingerprint(distill=True)
+    assert fingerprint(distill=True, alpha=0.25) != distilled
+    assert fingerprint(distill=True, distillation_loss="mse") != distilled
+    assert fingerprint(distill=True, distillation_loss="kl") == distilled  # added later: out while at its default
+
+
 def test_distilled_student_follows_the_teacher_logits(tmp_path, tiny_examples):
     # A teacher that is always wrong in the same way (it names the next label): with a large λ the distilled
     # student learns the teacher's labelling, the plain student the true one.
