@@ -176,15 +176,30 @@ def _run_components(dataset, config, output_dir, run_dir, examples, force, stude
     return report, run_dir
 
 
-def _student_settings(config, student):
-    return {**config["student"], **config["students"][student]}
+def student_settings(config, student, distill=False):
+    """StudentTrainer settings for `student` from a run's config.
+
+    A student's `distilled_hparams` (e.g. `{"dropout": 0.0}`) replace its
+    hyperparameters in the distilled twin only: the teacher's soft targets
+    regularise, so a distilled student can want less dropout than its plain
+    twin.
+
+    Example:
+    >>> student_settings(config, "kimcnn", distill=True)["hparams"]["dropout"]
+    0.0
+    """
+    settings = {**config["student"], **config["students"][student]}
+    distilled = settings.pop("distilled_hparams", None) or {}
+    if distill and distilled:
+        settings["hparams"] = {**settings.get("hparams", {}), **distilled}
+    return settings
 
 
 def _train_plain(config, students, seeds, examples, baselines, run_dir, jobs, force, log):
     """The plain students of every seed, and the baselines (key "baselines"), side by side: key → Artifact."""
     tasks = {}
     for student in students:
-        settings = _student_settings(config, student)
+        settings = student_settings(config, student)
         exact = StudentTrainer.solves_exactly(dict(student=student, **settings))  # every seed, the same model
         for seed in seeds[:1] if exact else seeds:
             tasks[f"{student}/seed{seed}"] = (StudentTrainer(
@@ -231,11 +246,11 @@ def _distil(config, students, seeds, kd_inputs, trained, run_dir, jobs, force, l
     def task(student, alpha, seed):
         return StudentTrainer(
             name=student_name(student, seed=seed, alpha=alpha), student=student, distill=True, alpha=alpha,
-            temperature=temperature, seed=seed, **_student_settings(config, student)), kd_inputs
+            temperature=temperature, seed=seed, **student_settings(config, student, distill=True)), kd_inputs
 
     def seed_free(student, alpha):
         return StudentTrainer.solves_exactly(dict(student=student, distill=alpha > 0, alpha=alpha,
-                                                  temperature=temperature, **_student_settings(config, student)))
+                                                  temperature=temperature, **student_settings(config, student, distill=True)))
 
     grid = [config["alpha"]] if config.get("alpha") is not None else list(config["alpha_grid"])
     tasks = {(student, alpha, seed): task(student, alpha, seed)

@@ -112,8 +112,9 @@ def parser():
                    help="weight λ of the distillation term, fixed (default: chosen per student on dev from "
                         "--alpha-grid)")
     g.add_argument("--alpha-grid", type=_floats, metavar="L1,L2,...",
-                   help="λ candidates chosen from on dev; 0 is always included (default: the profile's; quick: 0, "
-                        "a quarter of the paper's λ and the paper's λ; reference: also 4× the paper's λ)")
+                   help="λ candidates chosen from on dev; 0 is always included (default: the profile's; quick: 0 and "
+                        "a quarter of the paper's λ multi-label, also the paper's λ single-label; reference: 0, a "
+                        "quarter, 1 and 4× the paper's λ)")
     g.add_argument("--temperature", type=float)
     g.add_argument("--seed", type=int)
     g.add_argument("--max-docs", type=int, help="use only the first N documents of each split (and of --unlabeled)")

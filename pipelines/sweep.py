@@ -65,8 +65,10 @@ def trainer_keys():
 
 def student_settings(config, student, distill, overrides):
     """StudentTrainer parameters for `student` from a run's config plus `overrides`."""
+    from pipelines.pipeline import student_settings as run_settings
+
     keys = trainer_keys()
-    settings = {**config["student"], **config["students"][student]}
+    settings = run_settings(config, student, distill=bool(overrides.get("distill", distill)))
     settings["hparams"] = dict(settings.get("hparams", {}))
     alpha = config["alpha"] if config.get("alpha") is not None else config["paper"]["alpha"]
     params = dict(distill=distill, alpha=alpha, temperature=config["temperature"])

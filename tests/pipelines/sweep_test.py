@@ -18,3 +18,23 @@ def test_a_run_with_unlabelled_text_distilled_on_its_transfer_set(tmp_path):
 def test_values_are_json_scalars_else_strings():
     assert sweep.parse_values("0.1,1,true,abc") == [0.1, 1, True, "abc"]
     assert sweep.parse_assignment("transfer_set=false,true") == ("transfer_set", [False, True])
+
+
+def test_a_distilled_twin_takes_its_distilled_hparams_in_runs_and_sweeps():
+    from pipelines import configs
+    from pipelines.pipeline import student_settings
+
+    config = configs.build_config("reuters", True, "quick")
+    assert student_settings(config, "kimcnn")["hparams"]["dropout"] == 0.5
+    assert student_settings(config, "kimcnn", distill=True)["hparams"]["dropout"] == 0.0
+    assert "distilled_hparams" not in student_settings(config, "kimcnn", distill=True)
+    assert student_settings(config, "lstm", distill=True)["hparams"] == student_settings(config, "lstm")["hparams"]
+    assert config["students"]["kimcnn"]["hparams"]["dropout"] == 0.5  # the config itself is left as it was
+    # A sweep builds the same settings, and a value it varies wins over the distilled one.
+    assert sweep.student_settings(config, "kimcnn", True, {})["hparams"]["dropout"] == 0.0
+    assert sweep.student_settings(config, "kimcnn", False, {})["hparams"]["dropout"] == 0.5
+    assert sweep.student_settings(config, "kimcnn", True, {"dropout": 0.25})["hparams"]["dropout"] == 0.25
+    assert sweep.student_settings(config, "kimcnn", True, {"distill": False})["hparams"]["dropout"] == 0.5
+    # The reference profile keeps the dropout its distilled KimCNN was measured with.
+    reference = configs.build_config("reuters", True, "reference")
+    assert student_settings(reference, "kimcnn", distill=True)["hparams"]["dropout"] == 0.5
