@@ -137,8 +137,8 @@ class StudentTrainer(Component):
                     evaluations=p["evaluations"], batch_size=p["batch_size"], optimizer=optimizer,
                     teacher_logits=teacher_logits, alpha=p["alpha"], temperature=p["temperature"],
                     direction=p["direction"], kl_label_reduction=p["kl_label_reduction"],
-                    distillation_loss=p["distillation_loss"], labeled=train.labeled if p["distill"] else None, seed=p["seed"],
-                    work_dir=work_dir, ema=ema,
+                    distillation_loss=p["distillation_loss"], labeled=train.labeled if p["distill"] else None,
+                    seed=p["seed"], work_dir=work_dir, ema=ema,
                 )
         student.save(os.path.join(output_dir, STUDENT_MODEL_FILE))
         tokenizer.save(os.path.join(output_dir, TOKENIZER_DIR))

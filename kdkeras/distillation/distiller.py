@@ -21,9 +21,10 @@ class Distiller(keras.Model):
 
     where CE is binary cross-entropy for multi-label data and categorical
     cross-entropy for single-label data, and the KL is `DistillationKL`.
-    With `distillation_loss="mse"` the distillation term is instead the squared error
-    between the logits (`LogitMSE`, Tang et al. 2019): its λ has another
-    scale (logits, not probabilities), so choose it on dev separately.
+    With `distillation_loss="mse"` the distillation term is instead the
+    squared error between the logits (`LogitMSE`, Tang et al. 2019): its λ
+    has another scale (logits, not probabilities), so choose it on dev
+    separately.
 
     What λ means. Keras' BCE averages over the K labels, so by default the
     multi-label KL (a Bernoulli KL per label) is averaged over labels too:
@@ -90,7 +91,8 @@ class Distiller(keras.Model):
         self.multi_label = multi_label
         self.alpha = float(alpha)
         self.student_loss_fn = losses.task_loss(multi_label)
-        self.distillation_loss_fn = losses.distillation_loss(distillation_loss, multi_label, temperature, direction, kl_label_reduction)
+        self.distillation_loss_fn = losses.distillation_loss(
+            distillation_loss, multi_label, temperature, direction, kl_label_reduction)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
