@@ -53,8 +53,8 @@ PROFILES = {
         ),
     ),
     # Reuters, teacher and all students: 27 min with the install on 2 CPU cores at ~300 GFLOP/s of matmul
-    # (table2_reuters_make_run_lstm1800, table2_reuters_make_run_distilled_dropout; 24 min at 236 GFLOP/s with the reg-LSTM at 600 updates,
-    # table2_reuters_make_run_inference128; 16 min at 356 GFLOP/s before the teacher read 128 word pieces for its
+    # (table2_reuters_make_run_lstm1800, table2_reuters_make_run_distilled_dropout; 24 min at 236 GFLOP/s with the
+    # reg-LSTM at 600 updates, table2_reuters_make_run_inference128; 16 min at 356 GFLOP/s before the teacher read 128 word pieces for its
     # logits, table2_reuters_make_run_cached); earlier teachers took about an hour on the slowest (57 min at 64 GFLOP/s;
     # docs/results table2_reuters_make_run*).
     "quick": dict(
