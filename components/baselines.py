@@ -32,7 +32,7 @@ class Baselines(Component):
         results = {}
         for kind in self.parameters["kinds"]:
             model, C, dev_score, columns = baselines.select_and_fit(
-                kind, splits["train"], splits["dev"], multi_label, seed=self.parameters["seed"]
+                kind, splits["train"], splits["dev"], multi_label, seed=self.parameters["seed"], log=self.log
             )
             logits = {s: baselines.logits(model, columns, splits[s].texts, schema["num_classes"], multi_label)
                       for s in ("dev", "test")}

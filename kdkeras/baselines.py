@@ -1,6 +1,9 @@
 """Non-distilled scikit-learn baselines: logistic regression and linear SVM on tf-idf."""
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -41,11 +44,13 @@ def _targets(labels, multi_label):
     return labels if multi_label else labels.argmax(axis=1)
 
 
-def fit(kind, train, multi_label, *, C=1.0, seed=0):
+def fit(kind, train, multi_label, *, C=1.0, seed=0, log=None):
     """Fits one baseline with a given `C` on `train`.
 
     Labels never seen in train (possible in multi-label data) get no
-    classifier and are always predicted off.
+    classifier and are always predicted off. liblinear stops after its
+    iteration limit; scikit-learn's warning about it becomes one line to
+    `log` saying for how many of the one-vs-rest classifiers it happened.
 
     Returns:
         `(model, columns)` where `columns` maps the model's outputs to label
@@ -57,7 +62,17 @@ def fit(kind, train, multi_label, *, C=1.0, seed=0):
         y = y[:, columns]
     else:
         columns = np.unique(y)
-    return make_baseline(kind, multi_label, C, seed).fit(train.texts, y), columns
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = make_baseline(kind, multi_label, C, seed).fit(train.texts, y)
+    stopped = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if stopped and log:
+        log(f"{kind} C={C:g}: liblinear reached its iteration limit before converging for {stopped} of "
+            f"{len(model[-1].estimators_)} one-vs-rest classifiers")
+    return model, columns
 
 
 def next_C(scores, grid, extend):
@@ -112,8 +127,8 @@ def C_values(grid, scores, extend):
         yield step[0]
 
 
-def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0):
-    """Fits one model per C in `grid` (see `fit`) and keeps the best on dev.
+def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0, log=None):
+    """Fits one model per C in `grid` (see `fit`, which reports to `log`) and keeps the best on dev.
 
     When the best C is at an edge of the values tried and still improving,
     the search goes on tenfold that way (`next_C`, at most `extend` steps).
@@ -123,7 +138,7 @@ def select_and_fit(kind, train, dev, multi_label, grid=None, extend=3, seed=0):
     """
     best, scores = None, {}
     for C in C_values(tuple(grid or DEFAULT_GRID[kind]), scores, extend):
-        model, columns = fit(kind, train, multi_label, C=C, seed=seed)
+        model, columns = fit(kind, train, multi_label, C=C, seed=seed, log=log)
         scores[C] = metrics.score(dev.labels, logits(model, columns, dev.texts, dev.labels.shape[1], multi_label),
                                   multi_label)
         if best is None or scores[C] > best[2]:

@@ -51,3 +51,21 @@ def test_next_C_steps_past_an_edge_that_still_improves():
     assert baselines.next_C({0.01: 81, 0.1: 80, 10.0: 70}, grid, 3) == []  # three steps down already
     assert baselines.next_C({10.0: 80, 100.0: 79}, grid, 0) == []
     assert baselines.next_C({10.0: 80}, (10.0,), 3) == []  # one value: no direction to go
+
+
+def test_a_solver_stopped_at_its_iteration_limit_is_one_line_of_ours(monkeypatch):
+    import warnings
+
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    monkeypatch.setattr(baselines, "make_baseline", lambda kind, multi_label, C, seed: make_pipeline(
+        TfidfVectorizer(), OneVsRestClassifier(LinearSVC(C=C, max_iter=1, random_state=seed))))
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's ConvergenceWarning would raise here
+        baselines.fit("svm", split(100, 0), True, C=10.0, log=lines.append)
+    assert len(lines) == 1 and lines[0].startswith("svm C=10: liblinear reached its iteration limit")
+    assert lines[0].endswith("of 3 one-vs-rest classifiers")
