@@ -54,9 +54,9 @@ PROFILES = {
     ),
     # Reuters, teacher and all students: 27 min with the install on 2 CPU cores at ~300 GFLOP/s of matmul
     # (table2_reuters_make_run_lstm1800, table2_reuters_make_run_distilled_dropout; 24 min at 236 GFLOP/s with the
-    # reg-LSTM at 600 updates, table2_reuters_make_run_inference128; 16 min at 356 GFLOP/s before the teacher read 128 word pieces for its
-    # logits, table2_reuters_make_run_cached); earlier teachers took about an hour on the slowest (57 min at 64 GFLOP/s;
-    # docs/results table2_reuters_make_run*).
+    # reg-LSTM at 600 updates, table2_reuters_make_run_inference128; 16 min at 356 GFLOP/s before the teacher read
+    # 128 word pieces for its logits, table2_reuters_make_run_cached); earlier teachers took about an hour on the
+    # slowest (57 min at 64 GFLOP/s; docs/results table2_reuters_make_run*).
     "quick": dict(
         max_docs=None,
         augment_multiplier=None,  # the dataset's transfer set (3× Reuters); --augment-multiplier 1 turns it off
@@ -94,8 +94,8 @@ PROFILES = {
             # it no longer trains pays for most of it.
             # Distilled, it drops the dropout before its logits (the teacher's soft targets regularise it): dev / test
             # 90.16 / 86.47 at 0, 90.08 / 86.60 at 0.25, 89.67 / 86.02 at 0.5 (3 seeds, docs/results
-            # sweep_reuters_quick_kd_lstm_dropout_3seeds); the plain reg-LSTM at 0.25: 88.95 / 85.34, at 0.5 88.89 / 84.98
-            # (sweep_reuters_quick_lstm_dropout_3seeds).
+            # sweep_reuters_quick_kd_lstm_dropout_3seeds); the plain reg-LSTM at 0.25: 88.95 / 85.34, at 0.5
+            # 88.89 / 84.98 (sweep_reuters_quick_lstm_dropout_3seeds).
             lstm=dict(updates=1800, learning_rate=1e-2, ema_momentum=0.9, hparams=dict(
                 embedding_dim=64, hidden_dim=96, embedding_dropout=0.1, weight_drop=0.1, dropout=0.5),
                 distilled_hparams=dict(dropout=0.0)),
