@@ -30,6 +30,13 @@ def test_a_distilled_twin_takes_its_distilled_hparams_in_runs_and_sweeps():
     assert "distilled_hparams" not in student_settings(config, "kimcnn", distill=True)
     assert student_settings(config, "boe", distill=True)["hparams"] == student_settings(config, "boe")["hparams"]
     assert config["students"]["kimcnn"]["hparams"]["dropout"] == 0.5  # the config itself is left as it was
+    # The distilled reg-LSTM drops all three of its regularisers; the plain one keeps them.
+    lstm = {k: student_settings(config, "lstm", distill=d)["hparams"] for k, d in (("plain", False), ("kd", True))}
+    regularisers = ("dropout", "embedding_dropout", "weight_drop")
+    assert [lstm["kd"][k] for k in regularisers] == [0.0, 0.0, 0.0]
+    assert [lstm["plain"][k] for k in regularisers] == [0.5, 0.1, 0.1]
+    assert {k: v for k, v in lstm["kd"].items() if k not in regularisers} == {
+        k: v for k, v in lstm["plain"].items() if k not in regularisers}
     # A sweep builds the same settings, and a value it varies wins over the distilled one.
     assert sweep.student_settings(config, "kimcnn", True, {})["hparams"]["dropout"] == 0.0
     assert sweep.student_settings(config, "kimcnn", False, {})["hparams"]["dropout"] == 0.5
