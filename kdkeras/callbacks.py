@@ -229,12 +229,13 @@ class DevSelection(keras.callbacks.Callback):
 class ProgressLines(keras.callbacks.Callback):
     """Progress as plain lines, for logs where Keras' progress bar is off.
 
-    In `fit` (with `verbose=2`) it prints `epoch <e>: step <s>/<steps> ·
+    In `fit` (with `verbose=0`) it prints `epoch <e>: step <s>/<steps> ·
     loss <l> · <t> s` after the first batch of each epoch and then at most
     every `every_s` seconds, so that a long epoch (a teacher's takes
-    minutes) shows it is moving in a log file. In `predict` it prints
-    `batch <b>/<batches> · <t> s` the same way (Keras' own line at
-    `verbose=2` comes when the prediction ends).
+    minutes) shows it is moving in a log file, and at the end of each epoch
+    `epoch <e>/<epochs>: <steps> steps in <t> s · <metric> <value> ...`
+    (losses, then dev scores). In `predict` it prints `batch <b>/<batches>
+    · <t> s` the same way and `predicted <b> batches in <t> s` at the end.
 
     Args:
         every_s: seconds between two lines within an epoch.
@@ -264,13 +265,29 @@ class ProgressLines(keras.callbacks.Callback):
         parts.append(f"{now - self._start:.0f} s")
         self.print_fn(f"epoch {self._epoch + 1}: " + " · ".join(parts), flush=True)
 
+    def on_epoch_end(self, epoch, logs=None):
+        epochs = self.params.get("epochs") if self.params else None
+        steps = self.params.get("steps") if self.params else None
+        parts = [f"{steps} steps in " if steps else "", f"{time.monotonic() - self._start:.0f} s"]
+        line = f"epoch {epoch + 1}{f'/{epochs}' if epochs else ''}: " + "".join(parts)
+        # Losses first (4 decimals), then scores (Keras logs the dev metrics as `val_*`).
+        items = sorted((logs or {}).items(), key=lambda kv: ("loss" not in kv[0], kv[0]))
+        for key, value in items:
+            value = float(value)
+            line += f" · {key} {value:.4f}" if "loss" in key else f" · {key} {value:.2f}"
+        self.print_fn(line, flush=True)
+
     def on_predict_begin(self, logs=None):
-        self._start, self._last = time.monotonic(), None
+        self._start, self._last, self._batches = time.monotonic(), None, 0
 
     def on_predict_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
         now = self._due()
         if now is not None:
             self.print_fn(f"batch {self._count(batch)} · {now - self._start:.0f} s", flush=True)
+
+    def on_predict_end(self, logs=None):
+        self.print_fn(f"predicted {self._batches} batches in {time.monotonic() - self._start:.0f} s", flush=True)
 
     def _due(self):
         """The time now if a line is due (the first batch, or `every_s` after the last line), else None."""
@@ -290,10 +307,10 @@ def console_progress(verbose, stream=None):
     """`(verbose, callbacks)` for `fit` or `predict`, from `verbose="auto"`.
 
     On a terminal Keras' progress bar (`verbose=1`); when the output goes to
-    a file or a pipe, a `ProgressLines` callback instead, with `verbose=2`
-    (one Keras line per epoch, or at the end of a prediction), so that logs
-    carry plain lines rather than a bar redrawn with control codes. Any
-    other `verbose` is returned as given, without callbacks.
+    a file or a pipe, a `ProgressLines` callback instead, with Keras' own
+    lines off (`verbose=0`), so that logs carry plain lines of ours rather
+    than a bar redrawn with control codes. Any other `verbose` is returned
+    as given, without callbacks.
 
     Args:
         verbose: `"auto"`, or a Keras verbosity (0, 1, 2) to keep.
@@ -307,4 +324,4 @@ def console_progress(verbose, stream=None):
         return verbose, []
     if (stream or sys.stdout).isatty():
         return 1, []
-    return 2, [ProgressLines()]
+    return 0, [ProgressLines()]

@@ -146,7 +146,7 @@ def test_progress_is_plain_lines_in_files_and_a_bar_on_terminals(monkeypatch):
 
     monkeypatch.setattr(callbacks.sys.stdout, "isatty", lambda: False)
     verbose, progress = callbacks.console_progress("auto")
-    assert verbose == 2 and [type(c) for c in progress] == [callbacks.ProgressLines]
+    assert verbose == 0 and [type(c) for c in progress] == [callbacks.ProgressLines]
     monkeypatch.setattr(callbacks.sys.stdout, "isatty", lambda: True)
     assert callbacks.console_progress("auto") == (1, [])
     assert callbacks.console_progress(0) == (0, [])
@@ -167,7 +167,8 @@ def test_predict_progress_in_a_log_file_has_no_control_codes(monkeypatch, capsys
     logits = buckets.predict_logits(model, encoded, batch_size=4, verbose="auto")
     out = capsys.readouterr().out
     assert logits.shape == (15, 3)
-    assert "\x1b[" not in out and "batch 1/4 · " in out
+    assert "\x1b[" not in out and "batch 1/4 · " in out and "predicted 4 batches in " in out
+    assert "/step" not in out  # Keras' own line is off
 
 
 def test_progress_lines_show_steps_inside_an_epoch(monkeypatch):
@@ -186,3 +187,16 @@ def test_progress_lines_show_steps_inside_an_epoch(monkeypatch):
     progress.on_train_batch_end(1, {})                    # t = 21: too soon
     assert lines == ["epoch 1: step 1/40 · loss 0.5000 · 1 s", "epoch 1: step 3/40 · loss 0.3000 · 12 s",
                      "epoch 2: step 1/40 · loss 0.2000 · 7 s"]
+
+
+def test_progress_lines_end_each_epoch_with_its_losses_and_dev_scores(monkeypatch):
+    from kdkeras import callbacks
+
+    lines, clock = [], iter([0.0, 1.0, 95.4])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    progress = callbacks.ProgressLines(every_s=10, print_fn=lambda line, flush: lines.append(line))
+    progress.set_params({"steps": 180, "epochs": 10})
+    progress.on_epoch_begin(2)
+    progress.on_train_batch_end(0, {"loss": 0.5})
+    progress.on_epoch_end(2, {"val_micro_f1": 90.01963, "loss": 0.00631, "distillation_loss": 0.0075})
+    assert lines[-1] == "epoch 3/10: 180 steps in 95 s · distillation_loss 0.0075 · loss 0.0063 · val_micro_f1 90.02"

@@ -70,9 +70,9 @@ sys.exit(main(sys.argv[1:]))
 
 def components():
     """`(name, kill_after_line, delay_s)` in pipeline order; None: kill only once its output is written."""
-    # Gradient students are killed in their second evaluation period; the exact (convex) LR fit after its
-    # first regularisation strength.
-    kill_at = {s: r"\] C=\d+: dev" if s == "lr" else r"^Epoch 2/" for s in STUDENTS}
+    # Gradient students are killed in their second evaluation period (just after the line that ends the first,
+    # printed once its backup is written); the exact (convex) LR fit after its first regularisation strength.
+    kill_at = {s: r"\] C=\d+: dev" if s == "lr" else r"^epoch 1/2: " for s in STUDENTS}
     plain = [(f"StudentTrainer.{s}.seed0", kill_at[s], 0) for s in STUDENTS]
     distilled = [(f"StudentTrainer.kd_{s}.alpha1.seed0", kill_at[s], 0) for s in STUDENTS]
     return [
@@ -304,7 +304,7 @@ def test_run_killed_in_every_component_resumes_to_the_same_result(tmp_path):
     for i, (name, _, _) in enumerate(components()):
         if name.startswith("StudentTrainer") and ".lr." not in name and "_lr." not in name:
             resumed = logs[i + 1].split(f"[{name}] running", 1)[1].split(f"[{name}] done", 1)[0]
-            assert "Epoch 2/2" in resumed and "Epoch 1/2" not in resumed, (name, resumed[-2000:])
+            assert "epoch 2/2: " in resumed and "epoch 1: " not in resumed, (name, resumed[-2000:])
 
     assert leftovers(out) == []
     serving = os.path.join(out, "custom", "serving")
