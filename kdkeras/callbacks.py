@@ -266,10 +266,11 @@ class ProgressLines(keras.callbacks.Callback):
         self.print_fn(f"epoch {self._epoch + 1}: " + " · ".join(parts), flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        epochs = self.params.get("epochs") if self.params else None
-        steps = self.params.get("steps") if self.params else None
-        parts = [f"{steps} steps in " if steps else "", f"{time.monotonic() - self._start:.0f} s"]
-        line = f"epoch {epoch + 1}{f'/{epochs}' if epochs else ''}: " + "".join(parts)
+        params = self.params or {}
+        line = f"epoch {epoch + 1}" + (f"/{params['epochs']}" if params.get("epochs") else "") + ": "
+        if params.get("steps"):
+            line += f"{params['steps']} steps in "
+        line += f"{time.monotonic() - self._start:.0f} s"
         # Losses first (4 decimals), then scores (Keras logs the dev metrics as `val_*`).
         items = sorted((logs or {}).items(), key=lambda kv: ("loss" not in kv[0], kv[0]))
         for key, value in items:
